@@ -1,0 +1,1 @@
+"""The gateway: an OpenAI-compatible routing gateway for Amazon Bedrock."""

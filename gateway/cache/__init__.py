@@ -1,0 +1,1 @@
+"""Cache layer: response cache keys, in-memory and Redis stores, single-flight."""

@@ -1,0 +1,1 @@
+"""Emulator: a Bedrock Runtime stand-in for tests, the demo and benchmarks (not for production)."""

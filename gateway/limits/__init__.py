@@ -1,0 +1,1 @@
+"""Limits layer: rate limits and budgets per tenant."""

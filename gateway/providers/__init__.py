@@ -1,0 +1,1 @@
+"""Providers layer: the Bedrock Runtime client (signing, transport, event streams)."""

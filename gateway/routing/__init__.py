@@ -1,0 +1,1 @@
+"""Routing layer (pure): policy models, loading, and the decision engine."""

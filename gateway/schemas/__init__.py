@@ -1,0 +1,1 @@
+"""Schemas layer: pydantic models of the OpenAI wire format."""

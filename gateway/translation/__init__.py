@@ -1,0 +1,1 @@
+"""Translation layer (pure): OpenAI requests to Bedrock Converse and back."""
