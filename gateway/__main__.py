@@ -1,0 +1,142 @@
+"""CLI: ``gateway serve | emulator | check-policy`` — builds Settings and runs uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from gateway.config import Settings
+from gateway.logs import configure_logging
+
+DEMO_AWS_ENV_CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a service binds all interfaces
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--policies", help="policy file or folder (GATEWAY_POLICIES)")
+    serve.add_argument(
+        "--demo", action="store_true", help="start the built-in Bedrock emulator and a demo key"
+    )
+    emulator = sub.add_parser("emulator", help="run the Bedrock Runtime emulator alone")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=9901)
+    check = sub.add_parser("check-policy", help="validate a policy file or folder")
+    check.add_argument("path")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-policy":
+        return check_policy(args.path)
+    if args.command == "emulator":
+        from gateway.emulator.runner import run_emulator
+
+        run_emulator(args.host, args.port)
+        return 0
+    return serve(args)
+
+
+def check_policy(path: str) -> int:
+    from gateway.routing.describe import describe_policy
+    from gateway.routing.loader import PolicyError, load_policy
+
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(describe_policy(policy))
+    return 0
+
+
+def _start_demo() -> None:
+    """Point botocore at an in-process emulator and hand out a demo key."""
+    from gateway.emulator.credentials import (
+        EMULATOR_ACCESS_KEY_ID,
+        EMULATOR_REGION,
+        EMULATOR_SECRET_ACCESS_KEY,
+    )
+    from gateway.emulator.runner import start_emulator_in_thread
+
+    emulator = start_emulator_in_thread("127.0.0.1", 0)
+    for name in DEMO_AWS_ENV_CLEARED:
+        os.environ.pop(name, None)
+    os.environ.update(
+        AWS_ENDPOINT_URL_BEDROCK_RUNTIME=emulator.url,
+        AWS_ACCESS_KEY_ID=EMULATOR_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=EMULATOR_SECRET_ACCESS_KEY,
+        AWS_REGION=EMULATOR_REGION,
+    )
+    key = os.environ.get("GATEWAY_DEMO_KEY") or "sk-demo-" + secrets.token_urlsafe(16)
+    existing = os.environ.get("GATEWAY_API_KEYS", "")
+    os.environ["GATEWAY_API_KEYS"] = ",".join(k for k in (existing, key) if k)
+    admin = os.environ.setdefault("GATEWAY_ADMIN_KEY", "sk-admin-" + secrets.token_urlsafe(16))
+    os.environ["GATEWAY_DEMO"] = "true"
+    print(f"demo: Bedrock emulator at {emulator.url} (test tool, not AWS)", flush=True)
+    print(f"demo: client API key  {key}", flush=True)
+    print(f"demo: admin key       {admin}", flush=True)
+
+
+def serve(args: argparse.Namespace) -> int:
+    if args.policies:
+        os.environ["GATEWAY_POLICIES"] = args.policies
+    if args.demo:
+        _start_demo()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"error: invalid GATEWAY_* setting: {exc}", file=sys.stderr)
+        return 2
+    if not settings.api_key_hashes() and not settings.demo:
+        print(
+            "error: no client key configured. Set GATEWAY_API_KEYS (comma-separated keys for the"
+            " default tenant), or run 'gateway serve --demo' to try it with the emulator.",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings)
+    return _run_uvicorn(settings, args)
+
+
+def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.routing.loader import PolicyError
+
+    try:
+        app = create_app(settings)  # refuses an invalid policy before binding the port
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": 30,
+    }
+    if args.workers > 1:
+        uvicorn.run(
+            "gateway.app:app_from_environment", factory=True, workers=args.workers, **common
+        )
+    else:
+        uvicorn.run(app, **common)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

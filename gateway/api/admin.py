@@ -1,0 +1,58 @@
+"""API: the gateway's own endpoints — explain a routing decision, reload the policy."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.api.chat import chat_request_body, plan_chat
+from gateway.api.context import CallContext
+from gateway.api.deps import get_state, require_admin
+from gateway.api.state import GatewayState
+from gateway.errors import InvalidRequestError
+from gateway.routing.engine import decision_to_dict
+from gateway.routing.loader import PolicyError, load_policy
+
+router = APIRouter()
+log = logging.getLogger("gateway.policy")
+
+
+@router.post("/v1/gateway/explain", openapi_extra=chat_request_body())
+async def explain(request: Request) -> Response:
+    """The routing decision for a chat body, without calling Bedrock."""
+    state = get_state(request)
+    ctx: CallContext = request.state.call
+    plan = await plan_chat(request, state, ctx)
+    body = decision_to_dict(plan.decision)
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.post("/v1/gateway/reload")
+async def reload(request: Request) -> Response:
+    state = get_state(request)
+    require_admin(request, state)
+    try:
+        reload_policy(state)
+    except PolicyError as exc:
+        raise InvalidRequestError(f"Policy refused, the old one keeps serving: {exc}") from None
+    body = {"status": "reloaded", "policy": state.policy_source, "routes": len(state.policy.routes)}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def reload_policy(state: GatewayState) -> None:
+    """Load the policy anew; on any error the old policy stays and the error propagates."""
+    try:
+        policy = load_policy(
+            state.settings.policies, default_key_hashes=state.settings.api_key_hashes()
+        )
+    except PolicyError as exc:
+        state.metrics.policy_reloads.labels("error").inc()
+        log.error("policy reload refused: %s", exc)
+        raise
+    state.policy = policy
+    state.metrics.policy_reloads.labels("success").inc()
+    log.info("policy reloaded from %s", state.policy_source)

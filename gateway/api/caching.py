@@ -1,0 +1,68 @@
+"""API: the response cache around a chat call — decide, look up, store, and say which."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.api.context import CallContext
+from gateway.api.state import GatewayState
+from gateway.cache.answers import CachedAnswer, decode_answer, encode_answer
+from gateway.cache.keys import cache_key, directive, is_cacheable
+from gateway.schemas.chat import ChatCompletionRequest
+from gateway.routing.decision import Decision
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    """``key`` None: nothing to do. ``lookup`` False with a key: store only (no-cache)."""
+
+    key: str | None
+    lookup: bool
+    ttl_s: int
+
+
+NO_CACHE = CachePlan(None, False, 0)
+
+
+def plan_cache(
+    state: GatewayState,
+    req: ChatCompletionRequest,
+    decision: Decision,
+    ctx: CallContext,
+    cache_control: str | None,
+) -> CachePlan:
+    """Sets ``ctx.cache`` to what the response header will say, before any lookup."""
+    if not state.cache.available():
+        ctx.cache = "off"
+        return NO_CACHE
+    wanted = directive(cache_control)
+    if wanted == "no-store" or not is_cacheable(req, decision.cache.when):
+        ctx.cache = "bypass"
+        return NO_CACHE
+    key = cache_key(ctx.tenant, req)
+    if wanted == "no-cache":
+        ctx.cache = "bypass"
+        return CachePlan(key, False, decision.cache.ttl_s)
+    ctx.cache = "miss"
+    return CachePlan(key, True, decision.cache.ttl_s)
+
+
+async def lookup(state: GatewayState, plan: CachePlan, ctx: CallContext) -> CachedAnswer | None:
+    if plan.key is None or not plan.lookup:
+        state.metrics.cache_requests.labels(ctx.cache).inc()
+        return None
+    packed = await state.cache.get(plan.key)
+    answer = decode_answer(packed) if packed is not None else None
+    if answer is not None:
+        ctx.cache = "hit"
+        ctx.model, ctx.bedrock_id = answer.model, answer.bedrock_id
+    state.metrics.cache_requests.labels(ctx.cache).inc()
+    return answer
+
+
+async def store(state: GatewayState, plan: CachePlan, answer: CachedAnswer) -> None:
+    if plan.key is None:
+        return
+    packed = encode_answer(answer)
+    if packed is not None:
+        await state.cache.set(plan.key, packed, plan.ttl_s)

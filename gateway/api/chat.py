@@ -1,0 +1,179 @@
+"""API: ``POST /v1/chat/completions`` — parse, route, call Bedrock with fallback, answer."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.api.accounting import record_usage
+from gateway.api.context import CallContext
+from gateway.api.deps import authenticate, get_state, read_json_body
+from gateway.api.openapi import chat_request_body
+from gateway.api.pipeline import with_fallback
+from gateway.api.state import GatewayState
+from gateway.api.caching import lookup, plan_cache, store
+from gateway.api.streaming import replay_stream, stream_chat
+from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
+from gateway.routing.decision import Candidate, Decision, RouteRequest
+from gateway.routing.engine import actual_cost, choose
+from gateway.schemas.chat import ChatCompletionRequest
+from gateway.schemas.parse import parse_chat_request
+from gateway.translation.converse_to_openai import chat_completion
+from gateway.translation.openai_to_converse import (
+    PreparedConversation,
+    converse_body,
+    image_urls,
+    prepare_conversation,
+)
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class ChatPlan:
+    """A parsed, translated and routed chat request, before any Bedrock call."""
+
+    request: ChatCompletionRequest
+    prepared: PreparedConversation
+    decision: Decision
+    completion_id: str
+    created: int
+
+
+async def plan_chat(request: Request, state: GatewayState, ctx: CallContext) -> ChatPlan:
+    """Everything up to the routing decision; shared by chat and ``/v1/gateway/explain``."""
+    ctx.tenant = authenticate(request, state)
+    body = await read_json_body(request, state.settings.max_body_bytes)
+    req = parse_chat_request(body)
+    images = await _fetch_images(state, req)
+    prepared = prepare_conversation(
+        req, images=images, allow_image_urls=state.settings.allow_image_urls
+    )
+    route_request = RouteRequest(
+        model=req.model,
+        tenant=ctx.tenant,
+        headers=request.headers,
+        needs_tools=prepared.uses_tools,
+        needs_images=prepared.uses_images,
+        stream=bool(req.stream),
+        prompt_tokens=prepared.prompt_tokens,
+        max_tokens=req.max_completion_tokens or req.max_tokens,
+    )
+    decision = choose(route_request, state.policy, state.stats, rng=state.rng)
+    ctx.route = decision.route
+    ctx.strategy = decision.strategy
+    first = decision.candidates[0]
+    ctx.model, ctx.bedrock_id = first.model.name, first.model.bedrock_id
+    ctx.cost_usd = first.est_cost_usd
+    return ChatPlan(
+        request=req,
+        prepared=prepared,
+        decision=decision,
+        completion_id="chatcmpl-" + uuid.uuid4().hex,
+        created=int(time.time()),
+    )
+
+
+async def _fetch_images(
+    state: GatewayState, req: ChatCompletionRequest
+) -> dict[str, tuple[str, bytes]] | None:
+    if not state.settings.allow_image_urls or state.http is None:
+        return None
+    urls = image_urls(req)
+    if not urls:
+        return None
+    from gateway.providers.image_fetch import fetch_image
+
+    return {url: await fetch_image(state.http, url) for url in urls}
+
+
+def converse_bytes(plan: ChatPlan, candidate: Candidate) -> bytes:
+    guardrail = plan.decision.guardrail
+    body = converse_body(
+        plan.prepared,
+        candidate.model.bedrock_id,
+        guardrail=(guardrail.id, guardrail.version) if guardrail else None,
+    )
+    return orjson.dumps(body)
+
+
+@router.post(
+    "/v1/chat/completions",
+    openapi_extra=chat_request_body(),
+    responses={200: {"description": "A chat.completion, or an SSE stream of chunks"}},
+)
+async def chat_completions(request: Request) -> Response:
+    state = get_state(request)
+    ctx: CallContext = request.state.call
+    plan = await plan_chat(request, state, ctx)
+    state.metrics.routing_decisions.labels(ctx.route, ctx.model, ctx.strategy).inc()
+    cache_plan = plan_cache(
+        state, plan.request, plan.decision, ctx, request.headers.get("cache-control")
+    )
+    hit = await lookup(state, cache_plan, ctx)
+    if hit is not None:
+        return answer_from_cache(state, plan, ctx, hit)
+    if plan.request.stream:
+        return await stream_chat(state, plan, ctx, cache_plan)
+    completion = await complete_chat(state, plan, ctx)
+    await store(state, cache_plan, CachedAnswer(completion, None, ctx.model, ctx.bedrock_id))
+    return Response(orjson.dumps(completion), media_type="application/json", headers=ctx.headers())
+
+
+def answer_from_cache(
+    state: GatewayState, plan: ChatPlan, ctx: CallContext, hit: CachedAnswer
+) -> Response:
+    """A cache hit costs nothing; what it would have cost is counted as saved."""
+    ctx.attempts = 0
+    ctx.cost_usd = 0.0
+    model = state.policy.models.get(hit.model)
+    usage = hit.completion.get("usage") or {}
+    if model is not None:
+        saved = actual_cost(
+            model, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        )
+        state.metrics.cache_saved.labels(ctx.route).inc(saved)
+    if not plan.request.stream:
+        body = replay_completion(hit, completion_id=plan.completion_id, created=plan.created)
+        return Response(orjson.dumps(body), media_type="application/json", headers=ctx.headers())
+    options = plan.request.stream_options
+    chunks = replay_chunks(
+        hit,
+        completion_id=plan.completion_id,
+        created=plan.created,
+        include_usage=bool(options and options.include_usage),
+    )
+    return replay_stream(chunks, ctx)
+
+
+async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -> dict[str, Any]:
+    """A non-streamed answer: Converse with fallback, then the OpenAI body."""
+    bedrock = state.require_bedrock()
+
+    async def attempt(candidate: Candidate, timeout: float) -> dict[str, Any]:
+        started = time.perf_counter()
+        resp = await bedrock.converse(
+            candidate.model.bedrock_id, converse_bytes(plan, candidate), timeout=timeout
+        )
+        elapsed = time.perf_counter() - started
+        state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
+        state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)
+        return resp
+
+    resp = await with_fallback(state, plan.decision, ctx, attempt)
+    completion = chat_completion(
+        resp,
+        completion_id=plan.completion_id,
+        model=ctx.bedrock_id,
+        created=plan.created,
+        prepared=plan.prepared,
+    )
+    record_usage(state, plan.decision, ctx, completion.get("usage"))
+    return completion

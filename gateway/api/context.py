@@ -1,0 +1,46 @@
+"""API: the record of one model call — who, which route and model, attempts, cache, cost."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+@dataclass
+class CallContext:
+    """Filled in as a request moves through the pipeline; becomes headers, metrics and a log."""
+
+    request_id: str
+    tenant: str = ""
+    route: str = ""
+    strategy: str = ""
+    model: str = ""
+    bedrock_id: str = ""
+    attempts: int = 0
+    cache: str = "off"
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    ttft_s: float | None = None
+    status: int = 200
+    started: float = field(default_factory=time.perf_counter)
+
+    def headers(self) -> dict[str, str]:
+        """The ``x-gateway-*`` headers DESIGN.md §2 promises on every model call."""
+        return {
+            "x-request-id": self.request_id,
+            "x-gateway-route": self.route,
+            "x-gateway-model": self.bedrock_id,
+            "x-gateway-cache": self.cache,
+            "x-gateway-attempts": str(self.attempts),
+            "x-gateway-cost-usd": f"{self.cost_usd:.8f}",
+        }
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started

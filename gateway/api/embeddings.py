@@ -1,0 +1,138 @@
+"""API: ``POST /v1/embeddings`` — InvokeModel on Titan (one call per input) or Cohere (batches)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.api.accounting import record_usage
+from gateway.api.context import CallContext
+from gateway.api.deps import authenticate, get_state, read_json_body
+from gateway.api.openapi import embedding_request_body
+from gateway.api.pipeline import with_fallback
+from gateway.api.state import GatewayState
+from gateway.errors import InvalidRequestError
+from gateway.providers.bedrock import BedrockClient
+from gateway.routing.decision import Candidate, RouteRequest
+from gateway.routing.engine import choose
+from gateway.schemas.parse import parse_embedding_request
+from gateway.translation.embeddings import (
+    cohere_bodies,
+    embedding_family,
+    embedding_response,
+    parse_cohere,
+    parse_titan,
+    titan_body,
+)
+
+router = APIRouter()
+
+CONCURRENT_CALLS = 16  # Titan takes one text per call: run them side by side, bounded
+Vectors = list[list[float]]
+
+
+@router.post("/v1/embeddings", openapi_extra=embedding_request_body())
+async def embeddings(request: Request) -> Response:
+    state = get_state(request)
+    ctx: CallContext = request.state.call
+    ctx.tenant = authenticate(request, state)
+    req = parse_embedding_request(await read_json_body(request, state.settings.max_body_bytes))
+    texts = [req.input] if isinstance(req.input, str) else [str(t) for t in req.input]
+    decision = choose(
+        RouteRequest(
+            model=req.model,
+            tenant=ctx.tenant,
+            headers=request.headers,
+            needs_tools=False,
+            needs_images=False,
+            stream=False,
+            prompt_tokens=sum(len(t) for t in texts) // 4 + 1,
+            max_tokens=None,
+            kind="embedding",
+        ),
+        state.policy,
+        state.stats,
+        rng=state.rng,
+    )
+    ctx.route, ctx.strategy = decision.route, decision.strategy
+    state.metrics.routing_decisions.labels(
+        ctx.route, decision.candidates[0].model.name, ctx.strategy
+    ).inc()
+    bedrock = state.require_bedrock()
+
+    async def attempt(candidate: Candidate, timeout: float) -> tuple[Vectors, int]:
+        started = time.perf_counter()
+        result = await _embed(bedrock, candidate.model.bedrock_id, texts, req.dimensions, timeout)
+        elapsed = time.perf_counter() - started
+        state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
+        state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)
+        return result
+
+    vectors, tokens = await with_fallback(state, decision, ctx, attempt)
+    record_usage(state, decision, ctx, {"prompt_tokens": tokens, "completion_tokens": 0})
+    body = embedding_response(
+        vectors,
+        model=ctx.bedrock_id,
+        prompt_tokens=tokens,
+        encoding_format=req.encoding_format or "float",
+    )
+    return Response(orjson.dumps(body), media_type="application/json", headers=ctx.headers())
+
+
+async def _embed(
+    bedrock: BedrockClient,
+    model_id: str,
+    texts: Sequence[str],
+    dimensions: int | None,
+    timeout: float,
+) -> tuple[Vectors, int]:
+    if embedding_family(model_id) == "cohere-v3":
+        if dimensions not in (None, 1024):
+            raise InvalidRequestError(
+                "Cohere Embed v3 returns 1024 dimensions only.", param="dimensions"
+            )
+        return await _embed_cohere(bedrock, model_id, texts, timeout)
+    return await _embed_titan(bedrock, model_id, texts, dimensions, timeout)
+
+
+async def _embed_titan(
+    bedrock: BedrockClient,
+    model_id: str,
+    texts: Sequence[str],
+    dimensions: int | None,
+    timeout: float,
+) -> tuple[Vectors, int]:
+    limit = asyncio.Semaphore(CONCURRENT_CALLS)
+    family = embedding_family(model_id)
+    bodies = [
+        orjson.dumps(titan_body(text, dimensions=dimensions, family=family)) for text in texts
+    ]
+
+    async def one(body: bytes) -> tuple[list[float], int]:
+        async with limit:
+            result = await bedrock.invoke_model(model_id, body, timeout=timeout)
+        return parse_titan(result.body)
+
+    results = await asyncio.gather(*(one(b) for b in bodies))
+    return [vector for vector, _ in results], sum(tokens for _, tokens in results)
+
+
+async def _embed_cohere(
+    bedrock: BedrockClient, model_id: str, texts: Sequence[str], timeout: float
+) -> tuple[Vectors, int]:
+    async def one(body: dict[str, Any]) -> tuple[Vectors, int]:
+        result = await bedrock.invoke_model(model_id, orjson.dumps(body), timeout=timeout)
+        header = result.headers.get("x-amzn-bedrock-input-token-count", "")
+        batch = body.get("texts", [])
+        tokens = int(header) if header.isdigit() else sum(len(t) for t in batch) // 4 + 1
+        return parse_cohere(result.body), tokens
+
+    results = await asyncio.gather(*(one(b) for b in cohere_bodies(texts)))
+    return [v for vectors, _ in results for v in vectors], sum(t for _, t in results)

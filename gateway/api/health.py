@@ -1,0 +1,39 @@
+"""API: liveness, readiness and the Prometheus scrape endpoint."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.api.deps import get_state
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    """Ready once a policy is loaded; Redis trouble is reported, never fatal (fail open)."""
+    state = get_state(request)
+    body = {
+        "status": "ready",
+        "policy": state.policy_source,
+        "routes": len(state.policy.routes),
+        "cache": state.cache.kind,
+        "redis": state.redis_state,
+        "bedrock": "configured" if state.bedrock is not None else "starting",
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    state = get_state(request)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,173 @@
+"""API: streamed chat answers — ConverseStream events to OpenAI SSE chunks, with fallback.
+
+A stream may fall back to the next candidate until its first byte reaches the client: the
+gateway reads Bedrock's stream up to the first event that carries content (Bedrock can answer
+200 and then throttle in its first frame) before committing to a model. After that, a failure
+ends the stream with an OpenAI-style error event, never a silent stop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.responses import Response, StreamingResponse
+
+from gateway.api.accounting import record_usage
+from gateway.api.caching import CachePlan, store
+from gateway.api.context import CallContext
+from gateway.api.pipeline import note_failure, with_fallback
+from gateway.api.state import GatewayState
+from gateway.errors import UpstreamError, UpstreamServerError
+from gateway.cache.answers import CachedAnswer, Delta, completion_from_stream
+from gateway.routing.decision import Candidate
+from gateway.translation.sse import SSE_DONE, sse_error, sse_event
+from gateway.translation.stream import StreamTranslator
+
+if TYPE_CHECKING:
+    from gateway.api.chat import ChatPlan
+    from gateway.providers.bedrock import ConverseEventStream
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_PREAMBLE_EVENTS = frozenset({"messageStart"})
+
+
+@dataclass
+class OpenStream:
+    """A Bedrock stream that has passed its first content event, and what was read so far."""
+
+    stream: ConverseEventStream
+    buffered: list[tuple[str, dict[str, Any]]]
+    candidate: Candidate
+    started: float
+    first_event_at: float
+
+
+async def stream_chat(
+    state: GatewayState, plan: ChatPlan, ctx: CallContext, cache_plan: CachePlan
+) -> Response:
+    from gateway.api.chat import converse_bytes
+
+    bedrock = state.require_bedrock()
+
+    async def attempt(candidate: Candidate, timeout: float) -> OpenStream:
+        started = time.perf_counter()
+        stream = await bedrock.converse_stream(
+            candidate.model.bedrock_id, converse_bytes(plan, candidate), timeout=timeout
+        )
+        try:
+            buffered = await _read_preamble(stream)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+            raise
+        return OpenStream(stream, buffered, candidate, started, time.perf_counter())
+
+    opened = await with_fallback(state, plan.decision, ctx, attempt)
+    options = plan.request.stream_options
+    translator = StreamTranslator(
+        completion_id=plan.completion_id,
+        model=ctx.bedrock_id,
+        created=plan.created,
+        include_usage=bool(options and options.include_usage),
+        prepared=plan.prepared,
+    )
+    return StreamingResponse(
+        _sse_body(state, plan, ctx, opened, translator, cache_plan),
+        media_type="text/event-stream",
+        headers=ctx.headers() | SSE_HEADERS,
+    )
+
+
+async def _read_preamble(stream: ConverseEventStream) -> list[tuple[str, dict[str, Any]]]:
+    buffered: list[tuple[str, dict[str, Any]]] = []
+    async for event_type, payload in stream:
+        buffered.append((event_type, payload))
+        if event_type not in _PREAMBLE_EVENTS:
+            return buffered
+    raise UpstreamServerError("Bedrock's stream ended before it sent any content.")
+
+
+async def _sse_body(
+    state: GatewayState,
+    plan: ChatPlan,
+    ctx: CallContext,
+    opened: OpenStream,
+    translator: StreamTranslator,
+    cache_plan: CachePlan,
+) -> AsyncIterator[bytes]:
+    model = opened.candidate.model.name
+    ttft = opened.first_event_at - opened.started
+    ctx.ttft_s = ttft
+    state.metrics.ttft.labels(model).observe(ttft)
+    deltas: list[Delta] = []
+    keep = deltas.extend if cache_plan.key is not None else None
+    try:
+        for event_type, payload in opened.buffered:
+            yield _encode(translator.feed(event_type, payload), keep)
+        async for event_type, payload in opened.stream:
+            chunks = translator.feed(event_type, payload)
+            if chunks:
+                yield _encode(chunks, keep)
+        if not translator.finished:
+            raise UpstreamServerError("Bedrock's stream ended before the message was complete.")
+        elapsed = time.perf_counter() - opened.started
+        state.stats.record_success(model, latency_ms=elapsed * 1000.0, ttft_ms=ttft * 1000.0)
+        state.metrics.upstream_duration.labels(model).observe(elapsed)
+        record_usage(state, plan.decision, ctx, translator.usage)
+        yield SSE_DONE
+        if keep is not None:
+            await _store_stream(state, plan, ctx, cache_plan, deltas, translator.usage)
+    except UpstreamError as err:
+        ctx.status = err.status
+        note_failure(state, opened.candidate, err, retryable=err.retryable)
+        yield sse_error(err)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await opened.stream.aclose()
+
+
+def _encode(
+    chunks: list[dict[str, Any]], keep: Callable[[Iterable[Delta]], None] | None = None
+) -> bytes:
+    if keep is not None:
+        keep(
+            {"delta": c["choices"][0]["delta"], "finish_reason": c["choices"][0]["finish_reason"]}
+            for c in chunks
+            if c["choices"]
+        )
+    return b"".join(sse_event(chunk) for chunk in chunks)
+
+
+async def _store_stream(
+    state: GatewayState,
+    plan: ChatPlan,
+    ctx: CallContext,
+    cache_plan: CachePlan,
+    deltas: list[Delta],
+    usage: Any,
+) -> None:
+    completion = completion_from_stream(
+        deltas,
+        completion_id=plan.completion_id,
+        model=ctx.bedrock_id,
+        created=plan.created,
+        usage=usage,
+    )
+    await store(state, cache_plan, CachedAnswer(completion, deltas, ctx.model, ctx.bedrock_id))
+
+
+def replay_stream(chunks: list[dict[str, Any]], ctx: CallContext) -> Response:
+    """A cache hit, streamed in the stored chunking."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield sse_event(chunk)
+        yield SSE_DONE
+
+    return StreamingResponse(
+        body(), media_type="text/event-stream", headers=ctx.headers() | SSE_HEADERS
+    )

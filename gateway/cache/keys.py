@@ -1,0 +1,58 @@
+"""Cache (pure): which requests may be cached, and the key an answer is stored under.
+
+The key is SHA-256 over the canonical request and the tenant, so tenants never share answers;
+``KEY_VERSION`` changes whenever the stored format does, so old entries are never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+import orjson
+
+from gateway.schemas.chat import ChatCompletionRequest
+
+KEY_VERSION = "v1"
+CacheWhen = Literal["deterministic", "always", "never"]
+Directive = Literal["default", "no-cache", "no-store"]
+
+# What makes two requests the same question. Not `stream` or `stream_options`: a streamed
+# answer and a plain one are the same answer, replayed in the asked-for shape.
+_KEY_FIELDS = frozenset(
+    {
+        "model", "messages", "tools", "tool_choice", "response_format", "temperature", "top_p",
+        "max_tokens", "max_completion_tokens", "stop", "seed", "reasoning_effort", "functions",
+        "function_call",
+    }
+)
+
+
+def is_cacheable(req: ChatCompletionRequest, when: CacheWhen) -> bool:
+    """``deterministic`` caches only temperature 0 or a fixed seed; sampled answers vary."""
+    if when == "never":
+        return False
+    if when == "always":
+        return True
+    return req.temperature == 0 or req.seed is not None
+
+
+def directive(cache_control: str | None) -> Directive:
+    """The request's ``Cache-Control``: no-store skips lookup and store, no-cache only lookup."""
+    if not cache_control:
+        return "default"
+    tokens = {part.strip().lower() for part in cache_control.split(",")}
+    if "no-store" in tokens:
+        return "no-store"
+    if "no-cache" in tokens:
+        return "no-cache"
+    return "default"
+
+
+def cache_key(tenant: str, req: ChatCompletionRequest) -> str:
+    canonical = req.model_dump(include=_KEY_FIELDS, exclude_none=True, mode="json")
+    digest = hashlib.sha256()
+    digest.update(tenant.encode("utf-8"))
+    digest.update(b"\x00")
+    digest.update(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS))
+    return f"{KEY_VERSION}:{digest.hexdigest()}"

@@ -1,0 +1,53 @@
+"""Configuration: the gateway's settings, read from ``GATEWAY_*`` environment variables once."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+def sha256_hex(value: str) -> str:
+    """The hash under which client keys are stored and compared (never the key itself)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+class Settings(BaseSettings):
+    """Everything the operator sets. AWS comes from botocore's own chain, not from here."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    policies: Path = Path("policies")
+    redis_url: SecretStr | None = None
+    api_keys: SecretStr = Field(default=SecretStr(""), description="comma-separated client keys")
+    admin_key: SecretStr | None = None
+    log_format: Literal["json", "text"] = "text"
+    log_level: str = "INFO"
+    log_prompts: bool = False
+    max_body_bytes: int = Field(default=32 * MIB, ge=1024)
+    allow_image_urls: bool = False
+    cors_origins: str = ""
+    upstream_pool_size: int = Field(default=256, ge=1)
+    upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
+    redis_timeout_s: float = Field(default=0.25, gt=0)
+    demo: bool = False
+
+    def api_key_hashes(self) -> frozenset[str]:
+        """SHA-256 of every configured client key of the default tenant."""
+        raw = self.api_keys.get_secret_value()
+        return frozenset(sha256_hex(k.strip()) for k in raw.split(",") if k.strip())
+
+    def admin_key_hash(self) -> str | None:
+        if self.admin_key is None or not self.admin_key.get_secret_value():
+            return None
+        return sha256_hex(self.admin_key.get_secret_value())
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

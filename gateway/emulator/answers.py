@@ -1,0 +1,222 @@
+"""Emulator: the deterministic answer to a Converse request (text, tool calls, usage)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway.emulator.state import Behaviour
+
+GUARDRAIL_REPLY = "Sorry, the model cannot answer this question."
+_SCHEMA_VALUES: dict[str, Any] = {"integer": 1, "number": 1.5, "boolean": True}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the model says: optional text, optional tool call, stop reason and usage."""
+
+    text: str | None
+    tool: ToolCall | None
+    stop_reason: str
+    usage: dict[str, int]
+
+    def content(self) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        if self.text is not None:
+            blocks.append({"text": self.text})
+        if self.tool is not None:
+            tool = self.tool
+            blocks.append(
+                {"toolUse": {"toolUseId": tool.tool_use_id, "name": tool.name, "input": tool.input}}
+            )
+        return blocks
+
+
+def _ceil_div4(chars: int) -> int:
+    return -(-chars // 4)
+
+
+def _block_chars(block: dict[str, Any]) -> int:
+    if "text" in block:
+        return len(block["text"])
+    if "toolUse" in block:
+        return len(orjson.dumps(block["toolUse"].get("input")))
+    if "toolResult" in block:
+        return len(_result_text(block["toolResult"]))
+    guard = block.get("guardContent")
+    if guard and "text" in guard:
+        return len(guard["text"].get("text", ""))
+    return 0
+
+
+def prompt_chars(body: dict[str, Any]) -> tuple[int, int | None]:
+    """(chars of all prompt text, chars before the first cachePoint or None)."""
+    total = 0
+    cached: int | None = None
+    blocks: list[dict[str, Any]] = list(body.get("system") or [])
+    for message in body.get("messages") or []:
+        blocks.extend(message["content"])
+    for block in blocks:
+        if "cachePoint" in block and cached is None:
+            cached = total
+        total += _block_chars(block)
+    return total, cached
+
+
+def _usage(body: dict[str, Any], output_chars: int) -> dict[str, int]:
+    total, cached = prompt_chars(body)
+    output_tokens = _ceil_div4(output_chars)
+    if cached is None:
+        input_tokens = max(1, _ceil_div4(total))
+        return {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        }
+    cache_read = _ceil_div4(cached)
+    input_tokens = max(1, _ceil_div4(total - cached))
+    return {
+        "inputTokens": input_tokens,
+        "outputTokens": output_tokens,
+        "totalTokens": input_tokens + output_tokens + cache_read,
+        "cacheReadInputTokens": cache_read,
+        "cacheWriteInputTokens": 0,
+    }
+
+
+def _result_text(result: dict[str, Any]) -> str:
+    parts = []
+    for item in result.get("content") or []:
+        if "text" in item:
+            parts.append(item["text"])
+        elif "json" in item:
+            parts.append(orjson.dumps(item["json"]).decode())
+    return "".join(parts)
+
+
+def _last_user(body: dict[str, Any]) -> list[dict[str, Any]]:
+    for message in reversed(body.get("messages") or []):
+        if message["role"] == "user":
+            content: list[dict[str, Any]] = message["content"]
+            return content
+    return []
+
+
+def _tool_specs(tool_config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [tool["toolSpec"] for tool in tool_config.get("tools") or [] if "toolSpec" in tool]
+
+
+def _choose_tool(tool_config: dict[str, Any], user_text: str) -> tuple[dict[str, Any], bool] | None:
+    """The tool to call and whether the choice was `auto`; None for no call."""
+    specs = _tool_specs(tool_config)
+    if not specs:
+        return None
+    choice = tool_config.get("toolChoice") or {"auto": {}}
+    if "any" in choice:
+        return specs[0], False
+    if "tool" in choice:
+        wanted = choice["tool"].get("name")
+        named = [spec for spec in specs if spec["name"] == wanted]
+        return (named[0], False) if named else None
+    lowered = user_text.lower()
+    for spec in specs:
+        if spec["name"].lower() in lowered:
+            return spec, True
+    return None
+
+
+def _schema_value(prop: str, schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return f"{prop}-value"
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((item for item in kind if item != "null"), "string")
+    if kind == "array":
+        return []
+    if kind == "object":
+        return {}
+    return _SCHEMA_VALUES.get(str(kind), f"{prop}-value")
+
+
+def tool_arguments(spec: dict[str, Any]) -> dict[str, Any]:
+    """A value for each required property of the tool's input schema (all if none required)."""
+    schema = (spec.get("inputSchema") or {}).get("json") or {}
+    properties: dict[str, Any] = schema.get("properties") or {}
+    names = [name for name in schema.get("required") or [] if name in properties] or list(
+        properties
+    )
+    return {name: _schema_value(name, properties[name]) for name in names}
+
+
+def tool_use_id(model_id: str, user_text: str, tool_name: str) -> str:
+    digest = hashlib.sha256(f"{model_id}\x00{user_text}\x00{tool_name}".encode()).hexdigest()
+    return "tooluse_" + digest[:22]
+
+
+def _limit(text: str, config: dict[str, Any]) -> tuple[str, str]:
+    stop_reason = "end_turn"
+    cut = -1
+    for sequence in config.get("stopSequences") or []:
+        found = text.find(sequence)
+        if found != -1 and (cut == -1 or found < cut):
+            cut = found
+    if cut != -1:
+        text, stop_reason = text[:cut], "stop_sequence"
+    max_tokens = config.get("maxTokens")
+    if max_tokens is not None and len(text) > max_tokens * 4:
+        text, stop_reason = text[: max_tokens * 4], "max_tokens"
+    return text, stop_reason
+
+
+def answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> Answer:
+    """The deterministic answer to a validated Converse body."""
+    last_user = _last_user(body)
+    user_text = "\n".join(block["text"] for block in last_user if "text" in block)
+    if body.get("guardrailConfig") and "forbidden" in user_text.lower():
+        return Answer(
+            GUARDRAIL_REPLY, None, "guardrail_intervened", _usage(body, len(GUARDRAIL_REPLY))
+        )
+    results = [block["toolResult"] for block in last_user if "toolResult" in block]
+    tool_config = body.get("toolConfig")
+    if results:
+        first = results[0]
+        reply = f"Tool {first.get('toolUseId')} returned: {_result_text(first)[:200]}"
+    else:
+        chosen = _choose_tool(tool_config, user_text) if tool_config else None
+        if chosen is not None:
+            return _tool_answer(body, base_id, behaviour, user_text, chosen)
+        reply = f"Hello from {base_id}. You said: {user_text[:200]}"
+    if behaviour is not None and behaviour.reply is not None:
+        reply = behaviour.reply
+    reply, stop_reason = _limit(reply, body.get("inferenceConfig") or {})
+    return Answer(reply, None, stop_reason, _usage(body, len(reply)))
+
+
+def _tool_answer(
+    body: dict[str, Any],
+    base_id: str,
+    behaviour: Behaviour | None,
+    user_text: str,
+    chosen: tuple[dict[str, Any], bool],
+) -> Answer:
+    spec, auto = chosen
+    if behaviour is not None and behaviour.tool_arguments is not None:
+        arguments = dict(behaviour.tool_arguments)
+    else:
+        arguments = tool_arguments(spec)
+    call = ToolCall(tool_use_id(base_id, user_text, spec["name"]), spec["name"], arguments)
+    text = f"Calling {spec['name']}." if auto else None
+    output_chars = len(text or "") + len(orjson.dumps(arguments))
+    return Answer(text, call, "tool_use", _usage(body, output_chars))

@@ -1,0 +1,180 @@
+"""Providers: the one place Bedrock error codes become ``gateway.errors`` classes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gateway.errors import (
+    UpstreamAccessDeniedError,
+    UpstreamError,
+    UpstreamModelError,
+    UpstreamNotFoundError,
+    UpstreamServerError,
+    UpstreamThrottledError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+    UpstreamValidationError,
+)
+
+MAX_MESSAGE_CHARS = 500
+
+#: Bedrock error code (the exception shape name) -> gateway error class.
+ERROR_TABLE: dict[str, type[UpstreamError]] = {
+    "ValidationException": UpstreamValidationError,
+    "AccessDeniedException": UpstreamAccessDeniedError,
+    "UnrecognizedClientException": UpstreamAccessDeniedError,
+    "InvalidSignatureException": UpstreamAccessDeniedError,
+    "ExpiredTokenException": UpstreamAccessDeniedError,
+    "ResourceNotFoundException": UpstreamNotFoundError,
+    "ThrottlingException": UpstreamThrottledError,
+    "ServiceQuotaExceededException": UpstreamThrottledError,
+    "ModelNotReadyException": UpstreamUnavailableError,
+    "ServiceUnavailableException": UpstreamUnavailableError,
+    "ModelTimeoutException": UpstreamTimeoutError,
+    "InternalServerException": UpstreamServerError,
+    "ModelErrorException": UpstreamModelError,
+    # A broken stream is worth another attempt (a fallback before the first byte).
+    "ModelStreamErrorException": UpstreamServerError,
+}
+
+#: Codes whose Bedrock message may name the account, role or key: never passed on.
+_CREDENTIAL_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+    }
+)
+
+#: Statuses that identify the error without a code (e.g. a proxy answering for Bedrock).
+_STATUS_FALLBACK: dict[int, type[UpstreamError]] = {
+    403: UpstreamAccessDeniedError,
+    404: UpstreamNotFoundError,
+    408: UpstreamTimeoutError,
+    429: UpstreamThrottledError,
+    502: UpstreamUnavailableError,
+    503: UpstreamUnavailableError,
+    504: UpstreamTimeoutError,
+}
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    for key, val in headers.items():
+        if key.lower() == lowered:
+            return val
+    return None
+
+
+def _parse_body(body: bytes) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _code_from(headers: Mapping[str, str], parsed: Mapping[str, Any]) -> str:
+    header = _header(headers, "x-amzn-ErrorType")
+    if header:
+        return header.split(":", 1)[0].strip()
+    for key in ("code", "Code", "__type"):
+        value = parsed.get(key)
+        if isinstance(value, str) and value:
+            return value.rsplit("#", 1)[-1].split(":", 1)[0].strip()
+    return ""
+
+
+def _message_from(parsed: Mapping[str, Any]) -> str:
+    for key in ("message", "Message"):
+        value = parsed.get(key)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _normalise_code(code: str) -> str:
+    """``throttlingException`` (stream member name) -> ``ThrottlingException``."""
+    return code[:1].upper() + code[1:] if code else code
+
+
+def build_error(
+    cls: type[UpstreamError], code: str, bedrock_message: str, *, model_id: str
+) -> UpstreamError:
+    """The error with the gateway's message format; credential details are never passed on."""
+    if code in _CREDENTIAL_CODES:
+        detail = "the gateway's AWS credentials were refused"
+        if code == "AccessDeniedException":
+            detail += " (check the IAM permissions and model access of the gateway's role)"
+    else:
+        detail = bedrock_message.strip() or "no message"
+        if len(detail) > MAX_MESSAGE_CHARS:
+            detail = detail[: MAX_MESSAGE_CHARS - 3] + "..."
+    return cls(f"Bedrock {code or 'error'} for model {model_id}: {detail}")
+
+
+def _class_for(code: str, status: int) -> type[UpstreamError]:
+    cls = ERROR_TABLE.get(code)
+    if cls is not None:
+        return cls
+    fallback = _STATUS_FALLBACK.get(status)
+    if fallback is not None:
+        return fallback
+    if 400 <= status < 500:
+        return UpstreamValidationError
+    return UpstreamServerError
+
+
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes, *, model_id: str
+) -> UpstreamError:
+    """The error for a non-2xx HTTP answer from Bedrock Runtime."""
+    parsed = _parse_body(body)
+    code = _normalise_code(_code_from(headers, parsed))
+    message = _message_from(parsed)
+    if not code:
+        code = f"HTTP {status}"
+    return build_error(_class_for(code, status), code, message, model_id=model_id)
+
+
+def error_from_stream_exception(
+    exception_type: str, payload: bytes, *, model_id: str
+) -> UpstreamError:
+    """The error for an in-stream exception frame (``:exception-type`` e.g. throttlingException)."""
+    code = _normalise_code(exception_type.strip()) or "StreamException"
+    message = _message_from(_parse_body(payload))
+    cls = ERROR_TABLE.get(code, UpstreamServerError)
+    return build_error(cls, code, message, model_id=model_id)
+
+
+def error_from_stream_error(code: str, message: str, *, model_id: str) -> UpstreamError:
+    """The error for an unmodelled in-stream error frame (``:error-code``/``:error-message``)."""
+    code = _normalise_code(code.strip()) or "StreamError"
+    cls = ERROR_TABLE.get(code, UpstreamServerError)
+    return build_error(cls, code, message, model_id=model_id)
+
+
+def error_from_transport(exc: BaseException, *, model_id: str) -> UpstreamError:
+    """The error for a failure below HTTP: refused or reset connection, timeout, cut body."""
+    name = type(exc).__name__
+    text = str(exc)[:200]
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError | aiohttp.ServerTimeoutError):
+        return UpstreamTimeoutError(f"Bedrock did not answer in time for model {model_id}")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return UpstreamServerError(
+            f"Bedrock response for model {model_id} was cut off: {name}: {text}"
+        )
+    return UpstreamUnavailableError(
+        f"Bedrock is unreachable for model {model_id}: {name}: {text}".rstrip(": ")
+    )

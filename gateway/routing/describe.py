@@ -1,0 +1,96 @@
+"""Routing (pure): a readable summary of a compiled policy, for ``gateway check-policy``."""
+
+from __future__ import annotations
+
+from gateway.routing.policy import Policy, Route, feature_names
+
+
+def _table(rows: list[list[str]], indent: str = "    ") -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        indent
+        + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def _route_header(route: Route) -> str:
+    extra = []
+    if route.strategy == "balanced":
+        extra.append(f"cost {route.balance_cost:g} / latency {route.balance_latency:g}")
+    if route.strategy == "latency":
+        extra.append(f"explore {route.explore:g}")
+    if route.require_tier > 1:
+        extra.append(f"tier >= {route.require_tier}")
+    if route.require_mask:
+        extra.append("needs " + ", ".join(feature_names(route.require_mask)))
+    if route.guardrail is not None:
+        extra.append(f"guardrail {route.guardrail.id} v{route.guardrail.version}")
+    extra.append(f"timeout {route.timeout_s:g}s, {route.retry.max_attempts} attempts")
+    return f"route {route.name}: {route.strategy} ({'; '.join(extra)})"
+
+
+def _route_lines(route: Route) -> list[str]:
+    rows = [
+        ["#", "model", "bedrock_id", "$in/$out per Mtok", "tier", "context", "max out", "features"]
+    ]
+    weights = dict(zip(route.pool, route.pool_weights, strict=True)) if route.pool_weights else {}
+    for index, model in enumerate(route.pool, start=1):
+        label = f"{model.name} (w {weights[model]:g})" if model in weights else model.name
+        rows.append(
+            [
+                str(index),
+                label,
+                model.bedrock_id,
+                f"{model.input_per_mtok:g} / {model.output_per_mtok:g}",
+                str(model.safety_tier),
+                str(model.context_window or "-"),
+                str(model.max_output_tokens) if model.kind == "chat" else "-",
+                ",".join(sorted(model.features)) or "-",
+            ]
+        )
+    lines = [_route_header(route), *_table(rows)]
+    lines += [
+        f"    excluded by the route's requirements: {m.name} ({why})"
+        for m, why in route.static_excluded
+    ]
+    return lines
+
+
+def describe_policy(policy: Policy) -> str:
+    """Each route with its candidates (bedrock id, price, tier, context), then rules, tenants."""
+    chat = sum(1 for m in policy.models.values() if m.kind == "chat")
+    lines = [
+        f"policy: {len(policy.models)} models "
+        f"({chat} chat, {len(policy.models) - chat} embedding), "
+        f"{len(policy.routes)} routes, {len(policy.rules)} rules, {len(policy.tenants)} tenants; "
+        f"default route: {policy.defaults.route or '(none)'}",
+        "",
+    ]
+    for route in policy.routes.values():
+        lines += [*_route_lines(route), ""]
+    for rule in policy.rules:
+        cond = [f"header {k}={v}" for k, v in rule.headers]
+        cond += [f"tenant={rule.tenant}"] if rule.tenant else []
+        cond += [f"model~{rule.model_pattern.pattern}"] if rule.model_pattern else []
+        then = [f"route {rule.route}"] if rule.route else []
+        then += [f"tier >= {rule.require_tier}"] if rule.require_tier > 1 else []
+        then += (
+            ["needs " + ", ".join(feature_names(rule.require_mask))] if rule.require_mask else []
+        )
+        lines.append(
+            f"rule {rule.index}: when {' and '.join(cond) or 'always'} -> {', '.join(then)}"
+        )
+    for tenant in policy.tenants.values():
+        routes = "*" if tenant.allowed is None else ", ".join(sorted(tenant.allowed))
+        limits = ""
+        if tenant.rate_limit is not None:
+            limits += f", {tenant.rate_limit.requests_per_minute or '-'} req/min"
+            limits += f", {tenant.rate_limit.tokens_per_minute or '-'} tok/min"
+        if tenant.usd_per_day is not None:
+            limits += f", ${tenant.usd_per_day:g}/day"
+        lines.append(
+            f"tenant {tenant.name}: {len(tenant.key_hashes)} keys, routes {routes}, "
+            f"tier >= {tenant.min_safety_tier}{limits}"
+        )
+    return "\n".join(lines).rstrip() + "\n"

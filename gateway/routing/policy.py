@@ -1,0 +1,217 @@
+"""Routing (pure): the compiled, immutable ``Policy`` the engine reads (frozen dataclasses).
+
+The document's shape (pydantic, ``extra="forbid"``) lives in ``schema``; ``compiler`` checks
+every cross-reference and builds this; ``loader`` reads YAML. ``PolicyError`` and the
+document models are re-exported here. YAML caveat: write ``on``/``yes``/``no`` keys quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from gateway.routing.schema import (
+    FEATURES,
+    CacheWhen,
+    ModelKind,
+    PolicyDocument,
+    PolicyError,
+    PolicyIssue,
+    RetryReason,
+    Strategy,
+)
+
+__all__ = [
+    "CachePolicy",
+    "CompiledPolicy",
+    "Defaults",
+    "Guardrail",
+    "ModelSpec",
+    "Policy",
+    "PolicyDocument",
+    "PolicyError",
+    "PolicyIssue",
+    "RateLimit",
+    "RetryPolicy",
+    "Route",
+    "Rule",
+    "Tenant",
+]
+
+#: Bit per feature, so a candidate's feature check is one AND.
+FEATURE_BITS: Mapping[str, int] = {name: 1 << index for index, name in enumerate(FEATURES)}
+#: Geography prefixes of system-defined cross-region inference profiles.
+PROFILE_PREFIXES: tuple[str, ...] = ("us.", "eu.", "apac.", "global.", "us-gov.", "ca.", "jp.")
+#: Names a client may send for the default route.
+DEFAULT_ROUTE_ALIASES: frozenset[str] = frozenset({"", "default"})
+
+
+def feature_mask(features: Iterable[str]) -> int:
+    """The bit mask of an iterable of feature names."""
+    mask = 0
+    for name in features:
+        mask |= FEATURE_BITS[name]
+    return mask
+
+
+def feature_names(mask: int) -> list[str]:
+    """The feature names in a mask, in canonical order."""
+    return [name for name in FEATURES if FEATURE_BITS[name] & mask]
+
+
+def strip_profile_prefix(bedrock_id: str) -> str:
+    """``us.anthropic.claude-...`` -> ``anthropic.claude-...`` (prices equal the base model's)."""
+    for prefix in PROFILE_PREFIXES:
+        if bedrock_id.startswith(prefix):
+            return bedrock_id[len(prefix) :]
+    return bedrock_id
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One catalogued model. Prices are USD per million tokens."""
+
+    name: str
+    bedrock_id: str
+    kind: ModelKind
+    input_per_mtok: float
+    output_per_mtok: float
+    safety_tier: int
+    context_window: int | None
+    max_output_tokens: int
+    features: frozenset[str]
+    feature_mask: int
+    expected_latency_ms: float | None
+    dimensions: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Guardrail:
+    id: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int
+    retryable: frozenset[RetryReason]
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    ttl_s: int
+    when: CacheWhen
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route with its candidates resolved. ``pool`` is what survives the route's own
+    requirements; ``static_excluded`` is what they removed (with the reason), both in order."""
+
+    name: str
+    strategy: Strategy
+    candidates: tuple[ModelSpec, ...]
+    pool: tuple[ModelSpec, ...]
+    pool_weights: tuple[float, ...]
+    static_excluded: tuple[tuple[ModelSpec, str], ...]
+    balance_cost: float
+    balance_latency: float
+    require_tier: int
+    require_mask: int
+    guardrail: Guardrail | None
+    estimated_output_tokens: int
+    explore: float
+    timeout_s: float
+    retry: RetryPolicy
+    cache: CachePolicy
+    implicit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A compiled rule: every condition set must hold (header values compare case-insensitively)."""
+
+    index: int
+    headers: tuple[tuple[str, str], ...]
+    tenant: str | None
+    model_pattern: re.Pattern[str] | None
+    route: str | None
+    require_tier: int
+    require_mask: int
+
+    def matches(self, model: str, tenant: str, headers: Mapping[str, str]) -> bool:
+        if self.tenant is not None and tenant != self.tenant:
+            return False
+        if self.model_pattern is not None and self.model_pattern.fullmatch(model) is None:
+            return False
+        for name, value in self.headers:
+            got = headers.get(name)
+            if got is None or got.strip().casefold() != value:
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """``allowed`` is None for ``routes: "*"``, else the route and catalogue names allowed."""
+
+    name: str
+    key_hashes: frozenset[str]
+    allowed: frozenset[str] | None
+    min_safety_tier: int
+    rate_limit: RateLimit | None
+    usd_per_day: float | None
+
+    def may_use(self, name: str) -> bool:
+        return self.allowed is None or name in self.allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    route: str | None
+    retry: RetryPolicy
+    timeout_s: float
+    cache: CachePolicy
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Policy:
+    """The compiled policy. Mappings are read-only views; build one with ``compile_policy``.
+
+    ``lookup`` maps every name a client may send (route names, catalogue names, bedrock ids)
+    to its route (a catalogued model is a one-model ``ordered`` route); ``by_bedrock_id`` maps
+    bedrock ids, and the ids with a geography prefix stripped, to the model (for prices)."""
+
+    models: Mapping[str, ModelSpec]
+    routes: Mapping[str, Route]
+    rules: tuple[Rule, ...]
+    tenants: Mapping[str, Tenant]
+    guardrails: Mapping[str, Guardrail]
+    defaults: Defaults
+    lookup: Mapping[str, Route]
+    by_bedrock_id: Mapping[str, ModelSpec]
+    by_key_hash: Mapping[str, str]
+    sources: tuple[str, ...] = ()
+
+    def resolve(self, name: str) -> Route | None:
+        """The route a requested ``model`` names ("" and "default" mean defaults.route)."""
+        if name in DEFAULT_ROUTE_ALIASES:
+            return self.lookup.get(self.defaults.route) if self.defaults.route else None
+        return self.lookup.get(name)
+
+    def model_for_bedrock_id(self, bedrock_id: str) -> ModelSpec | None:
+        """The catalogued model for a bedrock id or inference-profile id, if any."""
+        spec = self.by_bedrock_id.get(bedrock_id)
+        if spec is None:
+            spec = self.by_bedrock_id.get(strip_profile_prefix(bedrock_id))
+        return spec
+
+
+CompiledPolicy = Policy

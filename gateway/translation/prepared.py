@@ -1,0 +1,39 @@
+"""Translation (pure): the model-independent result of translating one chat request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedConversation:
+    """Everything ``converse_body`` needs, computed once per request (fallbacks reuse it).
+
+    The lists are shared with every body built from this object: treat them as read-only.
+    """
+
+    system: list[Block]
+    messages: list[Block]
+    tool_specs: list[Block] | None  # toolConfig.tools (request tools, or synthesised from history)
+    tool_choice: Block | None  # {"auto": {}} | {"any": {}} | {"tool": {"name"}} | None (omit)
+    history_tools: tuple[str, ...]  # tool names used by toolUse blocks in the history
+    max_tokens: int | None
+    temperature: float | None  # already clamped to Bedrock's 0..1
+    top_p: float | None
+    stop: list[str] | None
+    json_mode: str | None  # "json_object" | "json_schema" | None
+    json_instruction: str | None  # system text for JSON mode when no forced tool is used
+    json_tool_spec: Block | None  # forced tool for json_schema (models with forced tool choice)
+    json_tool_name: str | None
+    reasoning_effort: str | None  # "none" is stored as None
+    thinking_allowed: bool  # no prefill and no pending tool results (Claude thinking rules)
+    uses_tools: bool  # tools offered, or tool blocks in the history
+    uses_images: bool
+    prompt_tokens: int  # estimate: ceil(chars / 4), plus a fixed amount per image
+
+    @property
+    def has_tool_blocks(self) -> bool:
+        return bool(self.history_tools)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: venv, dependencies, Redis, static checks, pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/bootstrap.sh
+
+# Redis: the tests start their own redis-server on free loopback ports; make sure the
+# binary exists (Debian's package), and that a server answers on 6379 for manual runs.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "redis-server missing: installing Debian's redis-server" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /tmp --logfile /tmp/gateway-test-redis.log
+fi
+
+echo "== ruff"; .venv/bin/ruff check gateway tests load
+echo "== mypy"; .venv/bin/mypy
+echo "== import-linter"; .venv/bin/lint-imports
+echo "== pytest"; .venv/bin/pytest -q "$@"

@@ -1,0 +1,1 @@
+"""Test support: servers and clients shared by the integration and e2e tests."""
