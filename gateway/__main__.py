@@ -20,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway")
-    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a service binds all interfaces
+    serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--policies", help="policy file or folder (GATEWAY_POLICIES)")
@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def check_policy(path: str) -> int:
     from gateway.routing.describe import describe_policy
-    from gateway.routing.loader import PolicyError, load_policy
+    from gateway.routing.loader import load_policy
+    from gateway.routing.policy import PolicyError
 
     try:
         policy = load_policy(path)
@@ -113,7 +114,7 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import create_app
-    from gateway.routing.loader import PolicyError
+    from gateway.routing.policy import PolicyError
 
     try:
         app = create_app(settings)  # refuses an invalid policy before binding the port

@@ -13,7 +13,7 @@ the OpenAI ``error.type`` so that the openai SDK raises the matching exception c
     ├── RateLimitError                429 rate_limit_error         (``retry-after``)
     │   └── QuotaExceededError        429 insufficient_quota       (budget spent)
     ├── NoCandidateError              400 invalid_request_error   (routing excluded every model)
-    └── UpstreamError                 502 server_error             (Bedrock failed; ``reason`` labels it)
+    └── UpstreamError                 502 server_error             (``reason`` labels the failure)
         ├── UpstreamValidationError   400 invalid_request_error   (Bedrock refused the request)
         ├── UpstreamAccessDeniedError 403 permission_error
         ├── UpstreamNotFoundError     404 invalid_request_error

@@ -20,65 +20,102 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.requests = Counter(
-            "gateway_requests_total", "Requests answered", ["route", "model", "status"],
+            "gateway_requests_total",
+            "Requests answered",
+            ["route", "model", "status"],
             registry=registry,
         )
         self.request_duration = Histogram(
-            "gateway_request_duration_seconds", "Whole request time", ["route"],
-            buckets=DURATION_BUCKETS, registry=registry,
+            "gateway_request_duration_seconds",
+            "Whole request time",
+            ["route"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
         )
         self.upstream_duration = Histogram(
-            "gateway_upstream_duration_seconds", "Bedrock call time", ["model"],
-            buckets=DURATION_BUCKETS, registry=registry,
+            "gateway_upstream_duration_seconds",
+            "Bedrock call time",
+            ["model"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
         )
         self.ttft = Histogram(
-            "gateway_time_to_first_token_seconds", "Time to the first streamed token", ["model"],
-            buckets=TTFT_BUCKETS, registry=registry,
+            "gateway_time_to_first_token_seconds",
+            "Time to the first streamed token",
+            ["model"],
+            buckets=TTFT_BUCKETS,
+            registry=registry,
         )
         self.tokens = Counter(
-            "gateway_tokens_total", "Tokens by direction (input|output|cached)",
-            ["model", "direction"], registry=registry,
+            "gateway_tokens_total",
+            "Tokens by direction (input|output|cached)",
+            ["model", "direction"],
+            registry=registry,
         )
         self.cost = Counter(
-            "gateway_cost_usd_total", "Spend in USD from Bedrock's usage",
-            ["route", "model", "tenant"], registry=registry,
+            "gateway_cost_usd_total",
+            "Spend in USD from Bedrock's usage",
+            ["route", "model", "tenant"],
+            registry=registry,
         )
         self.cache_requests = Counter(
-            "gateway_cache_requests_total", "Cache lookups by result", ["result"],
+            "gateway_cache_requests_total",
+            "Cache lookups by result",
+            ["result"],
             registry=registry,
         )
         self.cache_saved = Counter(
-            "gateway_cache_saved_usd_total", "USD not spent thanks to cache hits", ["route"],
+            "gateway_cache_saved_usd_total",
+            "USD not spent thanks to cache hits",
+            ["route"],
             registry=registry,
         )
         self.fallbacks = Counter(
-            "gateway_fallbacks_total", "Moves to the next candidate",
-            ["route", "from_model", "reason"], registry=registry,
+            "gateway_fallbacks_total",
+            "Moves to the next candidate",
+            ["route", "from_model", "reason"],
+            registry=registry,
         )
         self.upstream_errors = Counter(
-            "gateway_upstream_errors_total", "Bedrock errors by kind", ["model", "error"],
+            "gateway_upstream_errors_total",
+            "Bedrock errors by kind",
+            ["model", "error"],
             registry=registry,
         )
         self.routing_decisions = Counter(
-            "gateway_routing_decisions_total", "Routing decisions",
-            ["route", "model", "strategy"], registry=registry,
+            "gateway_routing_decisions_total",
+            "Routing decisions",
+            ["route", "model", "strategy"],
+            registry=registry,
         )
         self.rate_limited = Counter(
-            "gateway_rate_limited_total", "Requests refused by limits", ["tenant"],
+            "gateway_rate_limited_total",
+            "Requests refused by limits",
+            ["tenant"],
             registry=registry,
         )
         self.in_flight = Gauge(
-            "gateway_in_flight_requests", "Requests being served", registry=registry,
+            "gateway_in_flight_requests",
+            "Requests being served",
+            registry=registry,
             multiprocess_mode="livesum",
         )
         self.redis_errors = Counter(
-            "gateway_redis_errors_total", "Redis calls that failed", ["op"], registry=registry,
+            "gateway_redis_errors_total",
+            "Redis calls that failed",
+            ["op"],
+            registry=registry,
         )
         self.circuit_open = Gauge(
-            "gateway_circuit_open", "1 while a model's circuit is open", ["model"],
-            registry=registry, multiprocess_mode="max",
+            "gateway_circuit_open",
+            "1 while a model's circuit is open",
+            ["model"],
+            registry=registry,
+            multiprocess_mode="max",
         )
         self.policy_reloads = Counter(
-            "gateway_policy_reloads_total", "Policy reloads by result", ["result"],
+            "gateway_policy_reloads_total",
+            "Policy reloads by result",
+            ["result"],
             registry=registry,
         )

@@ -8,8 +8,8 @@ from gateway.api.context import CallContext
 from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, decode_answer, encode_answer
 from gateway.cache.keys import cache_key, directive, is_cacheable
-from gateway.schemas.chat import ChatCompletionRequest
 from gateway.routing.decision import Decision
+from gateway.schemas.chat import ChatCompletionRequest
 
 
 @dataclass(frozen=True)

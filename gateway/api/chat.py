@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.accounting import record_usage
+from gateway.api.caching import lookup, plan_cache, store
 from gateway.api.context import CallContext
 from gateway.api.deps import authenticate, get_state, read_json_body
 from gateway.api.openapi import chat_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.api.state import GatewayState
-from gateway.api.caching import lookup, plan_cache, store
 from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
 from gateway.routing.decision import Candidate, Decision, RouteRequest

@@ -17,7 +17,6 @@ from gateway.api.context import CallContext
 from gateway.api.deps import authenticate, get_state, read_json_body
 from gateway.api.openapi import embedding_request_body
 from gateway.api.pipeline import with_fallback
-from gateway.api.state import GatewayState
 from gateway.errors import InvalidRequestError
 from gateway.providers.bedrock import BedrockClient
 from gateway.routing.decision import Candidate, RouteRequest

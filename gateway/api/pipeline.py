@@ -62,7 +62,9 @@ def note_failure(
 def final_error(failures: Sequence[UpstreamError], timeout_s: float) -> GatewayError:
     """The most meaningful error once every candidate failed."""
     if not failures:
-        return UpstreamTimeoutError(f"No model answered within the route's {timeout_s:g} s deadline.")
+        return UpstreamTimeoutError(
+            f"No model answered within the route's {timeout_s:g} s deadline."
+        )
     if all(isinstance(f, UpstreamThrottledError) for f in failures):
         waits = [f.retry_after for f in failures if f.retry_after is not None]
         return UpstreamThrottledError(
@@ -73,6 +75,8 @@ def final_error(failures: Sequence[UpstreamError], timeout_s: float) -> GatewayE
     if len(failures) == 1:
         return last
     summary = "; ".join(f"{type(f).__name__.removeprefix('Upstream')}" for f in failures)
-    err = type(last)(f"All {len(failures)} candidate models failed ({summary}). Last: {last.message}")
+    err = type(last)(
+        f"All {len(failures)} candidate models failed ({summary}). Last: {last.message}"
+    )
     err.retry_after = last.retry_after
     return err

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gateway.api.admin import reload_policy
 from gateway.api.state import GatewayState
-from gateway.routing.loader import PolicyError
+from gateway.routing.policy import PolicyError
 
 log = logging.getLogger("gateway.policy")
 POLL_SECONDS = 2.0

@@ -21,8 +21,8 @@ from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
 from gateway.api.pipeline import note_failure, with_fallback
 from gateway.api.state import GatewayState
-from gateway.errors import UpstreamError, UpstreamServerError
 from gateway.cache.answers import CachedAnswer, Delta, completion_from_stream
+from gateway.errors import UpstreamError, UpstreamServerError
 from gateway.routing.decision import Candidate
 from gateway.translation.sse import SSE_DONE, sse_error, sse_event
 from gateway.translation.stream import StreamTranslator

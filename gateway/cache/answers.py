@@ -70,7 +70,8 @@ def completion_from_stream(
             reasoning.append(delta["reasoning_content"])
         for call in delta.get("tool_calls") or ():
             slot = calls.setdefault(
-                call["index"], {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+                call["index"],
+                {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
             )
             slot["id"] += call.get("id") or ""
             fn = call.get("function") or {}
@@ -113,8 +114,12 @@ def replay_deltas(answer: CachedAnswer) -> list[Delta]:
     for start in range(0, len(text), step):
         deltas.append({"delta": {"content": text[start : start + step]}, "finish_reason": None})
     for index, call in enumerate(message.get("tool_calls") or ()):
-        first = {"index": index, "id": call["id"], "type": "function",
-                 "function": {"name": call["function"]["name"], "arguments": ""}}
+        first = {
+            "index": index,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": ""},
+        }
         rest = {"index": index, "function": {"arguments": call["function"]["arguments"]}}
         deltas.append({"delta": {"tool_calls": [first]}, "finish_reason": None})
         deltas.append({"delta": {"tool_calls": [rest]}, "finish_reason": None})
@@ -125,12 +130,26 @@ def replay_deltas(answer: CachedAnswer) -> list[Delta]:
 def replay_chunks(
     answer: CachedAnswer, *, completion_id: str, created: int, include_usage: bool
 ) -> list[dict[str, Any]]:
-    base = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-            "model": answer.completion.get("model", answer.bedrock_id)}
+    base = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": answer.completion.get("model", answer.bedrock_id),
+    }
     usage_field = {"usage": None} if include_usage else {}
     chunks = [
-        base | {"choices": [{"index": 0, "delta": d["delta"], "logprobs": None,
-                             "finish_reason": d.get("finish_reason")}]} | usage_field
+        base
+        | {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": d["delta"],
+                    "logprobs": None,
+                    "finish_reason": d.get("finish_reason"),
+                }
+            ]
+        }
+        | usage_field
         for d in replay_deltas(answer)
     ]
     if include_usage:

@@ -21,8 +21,19 @@ Directive = Literal["default", "no-cache", "no-store"]
 # answer and a plain one are the same answer, replayed in the asked-for shape.
 _KEY_FIELDS = frozenset(
     {
-        "model", "messages", "tools", "tool_choice", "response_format", "temperature", "top_p",
-        "max_tokens", "max_completion_tokens", "stop", "seed", "reasoning_effort", "functions",
+        "model",
+        "messages",
+        "tools",
+        "tool_choice",
+        "response_format",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "seed",
+        "reasoning_effort",
+        "functions",
         "function_call",
     }
 )
@@ -50,7 +61,7 @@ def directive(cache_control: str | None) -> Directive:
 
 
 def cache_key(tenant: str, req: ChatCompletionRequest) -> str:
-    canonical = req.model_dump(include=_KEY_FIELDS, exclude_none=True, mode="json")
+    canonical = req.model_dump(include=set(_KEY_FIELDS), exclude_none=True, mode="json")
     digest = hashlib.sha256()
     digest.update(tenant.encode("utf-8"))
     digest.update(b"\x00")

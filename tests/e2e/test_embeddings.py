@@ -38,7 +38,9 @@ def test_float_and_dimensions(gateway: GatewayServer) -> None:
 
 def test_same_text_same_vector_across_formats(client: openai.OpenAI) -> None:
     as_b64 = client.embeddings.create(model="titan-embed-v2", input="same")
-    as_float = client.embeddings.create(model="titan-embed-v2", input="same", encoding_format="float")
+    as_float = client.embeddings.create(
+        model="titan-embed-v2", input="same", encoding_format="float"
+    )
     assert all(
         math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)
         for a, b in zip(as_b64.data[0].embedding, as_float.data[0].embedding, strict=True)

@@ -35,7 +35,9 @@ def _assert_openai_error(response: httpx.Response, status: int) -> dict[str, Any
 
 
 def test_missing_key(gateway: GatewayServer) -> None:
-    error = _assert_openai_error(_post(gateway.url, {"model": "haiku", "messages": HELLO}, None), 401)
+    error = _assert_openai_error(
+        _post(gateway.url, {"model": "haiku", "messages": HELLO}, None), 401
+    )
     assert error["type"] == "authentication_error"
 
 
@@ -67,7 +69,9 @@ def test_invalid_field_is_400_not_422(client: openai.OpenAI) -> None:
 def test_unknown_parameter_is_refused(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(
-            model="haiku", messages=HELLO, extra_body={"frobnicate": 1}  # type: ignore[arg-type]
+            model="haiku",
+            messages=HELLO,
+            extra_body={"frobnicate": 1},  # type: ignore[arg-type]
         )
     assert info.value.param == "frobnicate"
 
@@ -111,7 +115,9 @@ def test_remote_image_url_refused_by_default(client: openai.OpenAI) -> None:
 
 
 def test_unknown_url_is_openai_404(gateway: GatewayServer) -> None:
-    response = httpx.get(f"{gateway.url}/v1/nothing-here", headers={"Authorization": f"Bearer {KEY}"})
+    response = httpx.get(
+        f"{gateway.url}/v1/nothing-here", headers={"Authorization": f"Bearer {KEY}"}
+    )
     _assert_openai_error(response, 404)
 
 

@@ -26,7 +26,9 @@ def test_retryable_failure_falls_back_in_order(
     assert raw.headers["x-gateway-attempts"] == "2"
 
 
-def test_validation_error_never_falls_back(client: openai.OpenAI, emulator: RunningEmulator) -> None:
+def test_validation_error_never_falls_back(
+    client: openai.OpenAI, emulator: RunningEmulator
+) -> None:
     emulator.state.set_fault(MISTRAL, "validation")
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="chain", messages=HELLO)  # type: ignore[arg-type]

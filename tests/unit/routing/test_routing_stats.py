@@ -142,7 +142,7 @@ def test_streams_read_time_to_first_token() -> None:
 
 def test_snapshot_and_merge() -> None:
     clock = FakeClock()
-    here, there = _stats(clock), _stats(clock)
+    here, there = _stats(clock), _stats(clock, half_life_s=1e12)
     there.record_success("a", latency_ms=300.0, ttft_ms=50.0)
     _trip(there, "b")
     snap = there.snapshot()

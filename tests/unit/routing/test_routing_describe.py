@@ -1,0 +1,48 @@
+"""describe_policy: the table ``gateway check-policy`` prints."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.routing import Policy, describe_policy
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "24 models (20 chat, 4 embedding), 5 routes, 0 rules, 1 tenants; default route: auto",
+        "route auto: balanced (cost 0.5 / latency 0.5;",
+        "route fast: latency (explore 0.05;",
+        "route safe: cost (tier >= 3;",
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        "0.25 / 1.25",
+        "200000",
+        "tenant default: 0 keys, routes *, tier >= 1",
+    ],
+)
+def test_default_policy_table(default_policy: Policy, fragment: str) -> None:
+    assert fragment in describe_policy(default_policy)
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "route secure: cost (tier >= 3; guardrail gr-1 v2; timeout 5s, 2 attempts)",
+        "excluded by the route's requirements: tiny (safety_tier 1 < required 3)",
+        "route toolsy: cost (needs tools;",
+        "mid (w 3)",
+        "rule 0: when header x-data-class=confidential -> tier >= 3",
+        "rule 2: when tenant=acme and model~",
+        "tenant strict: 1 keys, routes cost, low, secure, tier >= 3",
+    ],
+)
+def test_engine_policy_table(engine_policy: Policy, fragment: str) -> None:
+    assert fragment in describe_policy(engine_policy)
+
+
+def test_every_route_and_candidate_is_listed(default_policy: Policy) -> None:
+    text = describe_policy(default_policy)
+    for route in default_policy.routes.values():
+        section = text.split(f"route {route.name}:", 1)[1].split("\nroute ", 1)[0]
+        for model in route.pool:
+            assert model.bedrock_id in section
