@@ -18,6 +18,7 @@ from gateway.errors import InvalidRequestError
 from gateway.routing.engine import decision_to_dict
 from gateway.routing.loader import load_policy
 from gateway.routing.policy import PolicyError
+from gateway.routing.stats import PeekStats
 
 router = APIRouter()
 log = logging.getLogger("gateway.policy")
@@ -28,7 +29,7 @@ async def explain(request: Request) -> Response:
     """The routing decision for a chat body, without calling Bedrock."""
     state = get_state(request)
     ctx: CallContext = request.state.call
-    plan = await plan_chat(request, state, ctx)
+    plan = await plan_chat(request, state, ctx, stats=PeekStats(state.stats))
     body = decision_to_dict(plan.decision)
     return Response(orjson.dumps(body), media_type="application/json")
 

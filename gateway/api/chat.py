@@ -23,6 +23,7 @@ from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import actual_cost, choose
+from gateway.routing.stats import StatsView
 from gateway.schemas.chat import ChatCompletionRequest
 from gateway.schemas.parse import parse_chat_request
 from gateway.translation.converse_to_openai import chat_completion
@@ -47,8 +48,11 @@ class ChatPlan:
     created: int
 
 
-async def plan_chat(request: Request, state: GatewayState, ctx: CallContext) -> ChatPlan:
-    """Everything up to the routing decision; shared by chat and ``/v1/gateway/explain``."""
+async def plan_chat(
+    request: Request, state: GatewayState, ctx: CallContext, *, stats: StatsView | None = None
+) -> ChatPlan:
+    """Everything up to the routing decision; shared by chat and ``/v1/gateway/explain``
+    (which passes read-only ``stats`` so that explaining never takes a circuit's probe)."""
     ctx.tenant = authenticate(request, state)
     body = await read_json_body(request, state.settings.max_body_bytes)
     req = parse_chat_request(body)
@@ -66,7 +70,7 @@ async def plan_chat(request: Request, state: GatewayState, ctx: CallContext) -> 
         prompt_tokens=prepared.prompt_tokens,
         max_tokens=req.max_completion_tokens or req.max_tokens,
     )
-    decision = choose(route_request, state.policy, state.stats, rng=state.rng)
+    decision = choose(route_request, state.policy, stats or state.stats, rng=state.rng)
     ctx.route = decision.route
     ctx.strategy = decision.strategy
     first = decision.candidates[0]

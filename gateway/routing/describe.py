@@ -72,7 +72,7 @@ def describe_policy(policy: Policy) -> str:
     for rule in policy.rules:
         cond = [f"header {k}={v}" for k, v in rule.headers]
         cond += [f"tenant={rule.tenant}"] if rule.tenant else []
-        cond += [f"model~{rule.model_pattern.pattern}"] if rule.model_pattern else []
+        cond += [f"model={rule.model_glob}"] if rule.model_glob else []
         then = [f"route {rule.route}"] if rule.route else []
         then += [f"tier >= {rule.require_tier}"] if rule.require_tier > 1 else []
         then += (

@@ -101,18 +101,8 @@ def choose(
         )
     rule = _first_rule(policy.rules, request)
     route = _resolve(policy, request, rule, tenant)
-    base_tier = max(route.require_tier, _header_tier(request.headers))
-    need = route.require_mask
-    if rule is not None:
-        base_tier = max(base_tier, rule.require_tier)
-        need |= rule.require_mask
+    base_tier, need = _requirements(request, route, rule)
     tier = max(base_tier, tenant.min_safety_tier)
-    if request.needs_tools:
-        need |= _TOOLS
-    if request.needs_images:
-        need |= _VISION
-    if request.stream:
-        need |= _STREAMING
     if request.kind == "embedding":
         out_tokens = 0
     elif request.max_tokens is not None:
@@ -166,6 +156,22 @@ def _resolve(policy: Policy, request: RouteRequest, rule: Rule | None, tenant: T
             f"The tenant '{tenant.name}' may not use the route '{route.name}'.", param="model"
         )
     return route
+
+
+def _requirements(request: RouteRequest, route: Route, rule: Rule | None) -> tuple[int, int]:
+    """(tier from route, rule and header; feature mask from route, rule and request)."""
+    tier = max(route.require_tier, _header_tier(request.headers))
+    need = route.require_mask
+    if rule is not None:
+        tier = max(tier, rule.require_tier)
+        need |= rule.require_mask
+    if request.needs_tools:
+        need |= _TOOLS
+    if request.needs_images:
+        need |= _VISION
+    if request.stream:
+        need |= _STREAMING
+    return tier, need
 
 
 def _header_tier(headers: Mapping[str, str]) -> int:

@@ -139,6 +139,7 @@ class Rule:
     route: str | None
     require_tier: int
     require_mask: int
+    model_glob: str | None = None
 
     def matches(self, model: str, tenant: str, headers: Mapping[str, str]) -> bool:
         if self.tenant is not None and tenant != self.tenant:

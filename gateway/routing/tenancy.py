@@ -47,6 +47,7 @@ def compile_rules(
                 ),
                 tenant=when.tenant,
                 model_pattern=re.compile(fnmatch.translate(when.model)) if when.model else None,
+                model_glob=when.model,
                 route=route_name,
                 require_tier=doc.require.safety_tier if doc.require else 1,
                 require_mask=feature_mask(doc.require.features) if doc.require else 0,

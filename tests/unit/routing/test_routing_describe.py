@@ -32,7 +32,7 @@ def test_default_policy_table(default_policy: Policy, fragment: str) -> None:
         "route toolsy: cost (needs tools;",
         "mid (w 3)",
         "rule 0: when header x-data-class=confidential -> tier >= 3",
-        "rule 2: when tenant=acme and model~",
+        "rule 2: when tenant=acme and model=special -> route ord",
         "tenant strict: 1 keys, routes cost, low, secure, tier >= 3",
     ],
 )
