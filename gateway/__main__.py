@@ -111,31 +111,26 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from gateway.app import create_app
     from gateway.routing.policy import PolicyError
+    from gateway.serving import serve as serve_app
 
     try:
         app = create_app(settings)  # refuses an invalid policy before binding the port
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    common = {
-        "host": args.host,
-        "port": args.port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "access_log": False,
-        "log_config": None,
-        "timeout_graceful_shutdown": 30,
-    }
-    if args.workers > 1:
-        uvicorn.run(
-            "gateway.app:app_from_environment", factory=True, workers=args.workers, **common
-        )
-    else:
-        uvicorn.run(app, **common)
+    serve_app(
+        app,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=30,
+    )
     return 0
 
 

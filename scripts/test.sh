@@ -19,7 +19,7 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --dir /tmp --logfile /tmp/gateway-test-redis.log
 fi
 
-echo "== ruff"; .venv/bin/ruff check gateway tests load
+echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
 echo "== import-linter"; .venv/bin/lint-imports
 echo "== pytest"; .venv/bin/pytest -q "$@"
