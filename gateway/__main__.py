@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
+import tempfile
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -111,27 +115,50 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.app import create_app
+    from gateway.routing.loader import load_policy
     from gateway.routing.policy import PolicyError
     from gateway.serving import serve as serve_app
 
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": 30,
+    }
     try:
+        if args.workers > 1:  # each worker builds its own app; the supervisor only checks
+            load_policy(settings.policies)
+            with metrics_dir():
+                serve_app(None, workers=args.workers, **options)
+            return 0
+        from gateway.app import create_app
+
         app = create_app(settings)  # refuses an invalid policy before binding the port
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    serve_app(
-        app,
-        workers=args.workers,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=30,
-    )
+    serve_app(app, workers=1, **options)
     return 0
+
+
+@contextlib.contextmanager
+def metrics_dir() -> Iterator[None]:
+    """For several workers: a clean prometheus multiprocess folder, made and removed here
+    (or the operator's ``PROMETHEUS_MULTIPROC_DIR``, emptied of a previous run's files)."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="gateway-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if given is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def build_state(settings: Settings, registry: CollectorRegistry | None = None) -
         settings=settings,
         policy=policy,
         policy_source=str(settings.policies),
-        metrics=Metrics(registry or CollectorRegistry()),
+        metrics=Metrics(registry or CollectorRegistry(), version=VERSION),
         stats=LocalStats(),
         cache=cache,
         admin_key_hash=settings.admin_key_hash(),
@@ -65,6 +65,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             yield
         finally:
             await watcher.stop()
+            state.metrics.worker_exited()
             await state.bedrock.close()
             if state.http is not None:
                 await state.http.close()

@@ -6,7 +6,15 @@ Label values come from the policy (route, model, tenant names) or from fixed set
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+import platform
+from collections.abc import Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Seconds: tens of milliseconds up to two minutes, for whole LLM calls.
 DURATION_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
@@ -17,8 +25,19 @@ TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0
 class Metrics:
     """The gateway's metric families; one instance per app, on ``app.state``."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, *, version: str = "0") -> None:
         self.registry = registry
+        # Set by `gateway serve --workers N`: every worker writes its samples there and a
+        # scrape of any worker sums them (prometheus-client's multiprocess mode).
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
+        self.build_info = Gauge(
+            "gateway_build_info",
+            "Gateway version (value 1)",
+            ["version", "python"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.build_info.labels(version, platform.python_version()).set(1)
         self.requests = Counter(
             "gateway_requests_total",
             "Requests answered",
@@ -119,3 +138,20 @@ class Metrics:
             ["result"],
             registry=registry,
         )
+
+    def set_circuits(self, snapshot: Mapping[str, Mapping[str, Any]]) -> None:
+        """Mirror the routing stats' circuit states (1 open or half-open, 0 closed)."""
+        for model, data in snapshot.items():
+            self.circuit_open.labels(model).set(0 if data.get("state") == "closed" else 1)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text for a scrape: this process, or all workers' files summed."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
+
+    def worker_exited(self) -> None:
+        if self.multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -36,4 +36,5 @@ async def readyz(request: Request) -> Response:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     state = get_state(request)
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    state.metrics.set_circuits(state.stats.snapshot())
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

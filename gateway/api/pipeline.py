@@ -31,10 +31,15 @@ async def with_fallback(
     deadline = time.monotonic() + decision.timeout_s
     retryable = decision.retry.retryable
     failures: list[UpstreamError] = []
+    previous: Candidate | None = None
     for candidate in decision.candidates[: decision.retry.max_attempts]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
+        if previous is not None:  # a fallback happens only when there is somewhere to go
+            state.metrics.fallbacks.labels(
+                decision.route, previous.model.name, failures[-1].reason
+            ).inc()
         ctx.attempts += 1
         ctx.model = candidate.model.name
         ctx.bedrock_id = candidate.model.bedrock_id
@@ -45,8 +50,8 @@ async def with_fallback(
             note_failure(state, candidate, err, retryable=will_retry)
             if not will_retry:
                 raise
-            state.metrics.fallbacks.labels(decision.route, candidate.model.name, err.reason).inc()
             failures.append(err)
+            previous = candidate
     raise final_error(failures, decision.timeout_s)
 
 
