@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -128,7 +129,15 @@ async def chat_completions(request: Request) -> Response:
         return await stream_chat(state, plan, ctx, cache_plan)
     completion = await complete_chat(state, plan, ctx)
     await store(state, cache_plan, CachedAnswer(completion, None, ctx.model, ctx.bedrock_id))
-    return Response(orjson.dumps(completion), media_type="application/json", headers=ctx.headers())
+    after = None
+    if state.shadow is not None:
+        after = BackgroundTask(state.shadow.after_answer, plan, ctx, completion)
+    return Response(
+        orjson.dumps(completion),
+        media_type="application/json",
+        headers=ctx.headers(),
+        background=after,
+    )
 
 
 def answer_from_cache(

@@ -14,6 +14,7 @@ from gateway.routing.stats import LocalStats
 if TYPE_CHECKING:
     import aiohttp
 
+    from gateway.api.shadow_hook import ShadowHook
     from gateway.cache.store import ResponseCache
     from gateway.providers.bedrock import BedrockClient
 
@@ -36,6 +37,7 @@ class GatewayState:
     admin_key_hash: str | None = None
     rng: random.Random = field(default_factory=random.Random)
     redis_state: str = "off"
+    shadow: ShadowHook | None = None
 
     def require_bedrock(self) -> BedrockClient:
         if self.bedrock is None:  # only before start-up finished

@@ -21,7 +21,7 @@ from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
 from gateway.api.pipeline import note_failure, with_fallback
 from gateway.api.state import GatewayState
-from gateway.cache.answers import CachedAnswer, Delta, completion_from_stream
+from gateway.cache.answers import CachedAnswer, Delta
 from gateway.errors import UpstreamError, UpstreamServerError
 from gateway.routing.decision import Candidate
 from gateway.translation.sse import SSE_DONE, sse_error, sse_event
@@ -119,8 +119,12 @@ async def _sse_body(
         state.metrics.upstream_duration.labels(model).observe(elapsed)
         record_usage(state, plan.decision, ctx, translator.usage)
         yield SSE_DONE
+        completion = translator.to_completion()
         if keep is not None:
-            await _store_stream(state, plan, ctx, cache_plan, deltas, translator.usage)
+            answer = CachedAnswer(completion, deltas, ctx.model, ctx.bedrock_id)
+            await store(state, cache_plan, answer)
+        if state.shadow is not None:
+            state.shadow.after_answer(plan, ctx, completion)
     except UpstreamError as err:
         ctx.status = err.status
         note_failure(state, opened.candidate, err, retryable=err.retryable)
@@ -140,24 +144,6 @@ def _encode(
             if c["choices"]
         )
     return b"".join(sse_event(chunk) for chunk in chunks)
-
-
-async def _store_stream(
-    state: GatewayState,
-    plan: ChatPlan,
-    ctx: CallContext,
-    cache_plan: CachePlan,
-    deltas: list[Delta],
-    usage: Any,
-) -> None:
-    completion = completion_from_stream(
-        deltas,
-        completion_id=plan.completion_id,
-        model=ctx.bedrock_id,
-        created=plan.created,
-        usage=usage,
-    )
-    await store(state, cache_plan, CachedAnswer(completion, deltas, ctx.model, ctx.bedrock_id))
 
 
 def replay_stream(chunks: list[dict[str, Any]], ctx: CallContext) -> Response:

@@ -54,50 +54,6 @@ def decode_answer(packed: bytes) -> CachedAnswer | None:
     return CachedAnswer(data["completion"], data["deltas"], data["model"], data["bedrock_id"])
 
 
-def completion_from_stream(
-    deltas: list[Delta], *, completion_id: str, model: str, created: int, usage: Any
-) -> dict[str, Any]:
-    """The chat.completion a stream amounts to (for a plain request hitting a streamed entry)."""
-    content: list[str] = []
-    reasoning: list[str] = []
-    calls: dict[int, dict[str, Any]] = {}
-    finish = "stop"
-    for item in deltas:
-        delta = item.get("delta") or {}
-        if delta.get("content"):
-            content.append(delta["content"])
-        if delta.get("reasoning_content"):
-            reasoning.append(delta["reasoning_content"])
-        for call in delta.get("tool_calls") or ():
-            slot = calls.setdefault(
-                call["index"],
-                {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
-            )
-            slot["id"] += call.get("id") or ""
-            fn = call.get("function") or {}
-            slot["function"]["name"] += fn.get("name") or ""
-            slot["function"]["arguments"] += fn.get("arguments") or ""
-        if item.get("finish_reason"):
-            finish = item["finish_reason"]
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": "".join(content) if content or not calls else None,
-        "refusal": None,
-    }
-    if calls:
-        message["tool_calls"] = [calls[i] for i in sorted(calls)]
-    if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": usage,
-    }
-
-
 def replay_completion(answer: CachedAnswer, *, completion_id: str, created: int) -> dict[str, Any]:
     return answer.completion | {"id": completion_id, "created": created}
 

@@ -10,7 +10,6 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from gateway.cache.answers import (
     CachedAnswer,
-    completion_from_stream,
     decode_answer,
     encode_answer,
     replay_chunks,
@@ -167,18 +166,6 @@ def test_stream_entry_replays_in_original_chunking() -> None:
     assert all("usage" not in c for c in chunks)
     final = _replay(answer, include_usage=False)
     assert final.choices[0].message.tool_calls[0].function.arguments == '{"a":1}'  # type: ignore[index]
-
-
-def test_completion_from_stream_matches_sdk_accumulation() -> None:
-    usage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
-    body = completion_from_stream(
-        STREAM_DELTAS, completion_id="c", model="m", created=1, usage=usage
-    )
-    completion = ChatCompletion.model_validate(body)
-    assert completion.choices[0].message.content == "Hello"
-    assert completion.choices[0].finish_reason == "tool_calls"
-    call = completion.choices[0].message.tool_calls[0]  # type: ignore[index]
-    assert (call.id, call.function.name, call.function.arguments) == ("tooluse_1", "f", '{"a":1}')
 
 
 def test_replay_completion_gets_new_id() -> None:
