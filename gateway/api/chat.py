@@ -47,6 +47,7 @@ class ChatPlan:
     decision: Decision
     completion_id: str
     created: int
+    shadow_opt_out: bool = False
 
 
 async def plan_chat(
@@ -72,6 +73,7 @@ async def plan_chat(
         max_tokens=req.max_completion_tokens or req.max_tokens,
     )
     decision = choose(route_request, state.policy, stats or state.stats, rng=state.rng)
+    state.recent_decisions.append((time.time(), decision))
     ctx.route = decision.route
     ctx.strategy = decision.strategy
     first = decision.candidates[0]
@@ -83,6 +85,7 @@ async def plan_chat(
         decision=decision,
         completion_id="chatcmpl-" + uuid.uuid4().hex,
         created=int(time.time()),
+        shadow_opt_out=request.headers.get("x-gateway-shadow", "").strip().lower() == "off",
     )
 
 

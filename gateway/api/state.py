@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.config import Settings
 from gateway.metrics import Metrics
 from gateway.routing.compiled import Policy
+from gateway.routing.decision import Decision
 from gateway.routing.stats import LocalStats
+
+RECENT_DECISIONS = 50
 
 if TYPE_CHECKING:
     import aiohttp
@@ -38,6 +42,10 @@ class GatewayState:
     rng: random.Random = field(default_factory=random.Random)
     redis_state: str = "off"
     shadow: ShadowHook | None = None
+    # The latest routing decisions with their wall-clock time, for the /ui page.
+    recent_decisions: deque[tuple[float, Decision]] = field(
+        default_factory=lambda: deque(maxlen=RECENT_DECISIONS)
+    )
 
     def require_bedrock(self) -> BedrockClient:
         if self.bedrock is None:  # only before start-up finished
