@@ -20,9 +20,15 @@ from gateway.api.middleware import CallContextMiddleware
 from gateway.api.openapi import install_openapi
 from gateway.api.reloader import PolicyWatcher
 from gateway.api.state import GatewayState
-from gateway.cache.store import MemoryCache, NoCache, ResponseCache
+from gateway.cache.redis_cache import RedisCache
+from gateway.cache.redis_client import RedisConnection
+from gateway.cache.shared_stats import SharedStats
+from gateway.cache.singleflight import RedisFlightLock
+from gateway.cache.store import MemoryCache
 from gateway.config import Settings
 from gateway.errors import GatewayError
+from gateway.limits.memory import MemoryLimits
+from gateway.limits.redis_limits import RedisLimits
 from gateway.metrics import Metrics
 from gateway.providers.bedrock import BedrockClient
 from gateway.routing.loader import load_policy
@@ -34,19 +40,40 @@ VERSION = "0.1.0"
 def build_state(settings: Settings, registry: CollectorRegistry | None = None) -> GatewayState:
     """Everything that needs no event loop: policy (refused here if invalid), metrics, stats."""
     policy = load_policy(settings.policies, default_key_hashes=settings.api_key_hashes())
-    cache: ResponseCache = MemoryCache()
-    if policy.defaults.cache.when == "never":
-        cache = NoCache()
     return GatewayState(
         settings=settings,
         policy=policy,
         policy_source=str(settings.policies),
         metrics=Metrics(registry or CollectorRegistry(), version=VERSION),
         stats=LocalStats(),
-        cache=cache,
+        cache=MemoryCache(),
+        limits=MemoryLimits(),
         admin_key_hash=settings.admin_key_hash(),
         rng=random.Random(),
     )
+
+
+def connect_redis(state: GatewayState, url: str) -> None:
+    """Redis replaces the in-memory cache, limits and stats sharing (each fails open)."""
+    conn = RedisConnection.from_url(
+        url,
+        timeout_s=state.settings.redis_timeout_s,
+        pause_s=state.settings.redis_retry_s,
+        on_error=lambda op: state.metrics.redis_errors.labels(op).inc(),
+    )
+    state.redis = conn
+    state.cache = RedisCache(conn)
+    state.limits = RedisLimits(conn, MemoryLimits())
+    state.flight_lock = RedisFlightLock(conn)
+    state.shared_stats = SharedStats(state.stats, conn)
+    state.shared_stats.start()
+
+
+async def disconnect_redis(state: GatewayState) -> None:
+    if state.shared_stats is not None:
+        await state.shared_stats.stop()
+    if state.redis is not None:
+        await state.redis.close()
 
 
 def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -59,12 +86,15 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             connect_timeout=settings.upstream_connect_timeout_s,
         )
         state.http = aiohttp.ClientSession() if settings.allow_image_urls else None
+        if settings.redis_url is not None:
+            connect_redis(state, settings.redis_url.get_secret_value())
         watcher = PolicyWatcher(state)
         watcher.start()
         try:
             yield
         finally:
             await watcher.stop()
+            await disconnect_redis(state)
             state.metrics.worker_exited()
             await state.bedrock.close()
             if state.http is not None:

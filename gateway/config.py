@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     upstream_pool_size: int = Field(default=256, ge=1)
     upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
     redis_timeout_s: float = Field(default=0.25, gt=0)
+    redis_retry_s: float = Field(default=5.0, gt=0, description="pause before retrying Redis")
     demo: bool = False
 
     def api_key_hashes(self) -> frozenset[str]:

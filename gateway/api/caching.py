@@ -32,7 +32,7 @@ def plan_cache(
     cache_control: str | None,
 ) -> CachePlan:
     """Sets ``ctx.cache`` to what the response header will say, before any lookup."""
-    if not state.cache.available():
+    if decision.cache.when == "never" or not state.cache.available():
         ctx.cache = "off"
         return NO_CACHE
     wanted = directive(cache_control)
@@ -49,14 +49,11 @@ def plan_cache(
 
 async def lookup(state: GatewayState, plan: CachePlan, ctx: CallContext) -> CachedAnswer | None:
     if plan.key is None or not plan.lookup:
-        state.metrics.cache_requests.labels(ctx.cache).inc()
         return None
     packed = await state.cache.get(plan.key)
     answer = decode_answer(packed) if packed is not None else None
     if answer is not None:
         ctx.cache = "hit"
-        ctx.model, ctx.bedrock_id = answer.model, answer.bedrock_id
-    state.metrics.cache_requests.labels(ctx.cache).inc()
     return answer
 
 

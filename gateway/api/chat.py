@@ -14,9 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.accounting import record_usage
-from gateway.api.caching import lookup, plan_cache, store
+from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext
 from gateway.api.deps import authenticate, get_state, read_json_body
+from gateway.api.flight import answer_once
+from gateway.api.limiting import admit, settle
 from gateway.api.openapi import chat_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.api.state import GatewayState
@@ -121,22 +123,29 @@ async def chat_completions(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     plan = await plan_chat(request, state, ctx)
+    admission = await admit(state, ctx, plan.prepared.prompt_tokens + plan.decision.output_tokens)
     state.metrics.routing_decisions.labels(ctx.route, ctx.model, ctx.strategy).inc()
     cache_plan = plan_cache(
         state, plan.request, plan.decision, ctx, request.headers.get("cache-control")
     )
     hit = await lookup(state, cache_plan, ctx)
     if hit is not None:
+        await settle(state, admission, ctx)
         return answer_from_cache(state, plan, ctx, hit)
     if plan.request.stream:
-        return await stream_chat(state, plan, ctx, cache_plan)
-    completion = await complete_chat(state, plan, ctx)
-    await store(state, cache_plan, CachedAnswer(completion, None, ctx.model, ctx.bedrock_id))
+        return await stream_chat(state, plan, ctx, cache_plan, admission)
+    try:
+        answer, follower = await answer_once(state, plan, ctx, cache_plan)
+    finally:
+        await settle(state, admission, ctx)
+    if follower:
+        ctx.cache = "hit"
+        return answer_from_cache(state, plan, ctx, answer)
     after = None
     if state.shadow is not None:
-        after = BackgroundTask(state.shadow.after_answer, plan, ctx, completion)
+        after = BackgroundTask(state.shadow.after_answer, plan, ctx, answer.completion)
     return Response(
-        orjson.dumps(completion),
+        orjson.dumps(answer.completion),
         media_type="application/json",
         headers=ctx.headers(),
         background=after,
@@ -147,6 +156,7 @@ def answer_from_cache(
     state: GatewayState, plan: ChatPlan, ctx: CallContext, hit: CachedAnswer
 ) -> Response:
     """A cache hit costs nothing; what it would have cost is counted as saved."""
+    ctx.model, ctx.bedrock_id = hit.model, hit.bedrock_id
     ctx.attempts = 0
     ctx.cost_usd = 0.0
     model = state.policy.models.get(hit.model)

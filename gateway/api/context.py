@@ -22,7 +22,7 @@ class CallContext:
     model: str = ""
     bedrock_id: str = ""
     attempts: int = 0
-    cache: str = "off"
+    cache: str = ""  # hit|miss|bypass|off once the cache was consulted
     cost_usd: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -37,7 +37,7 @@ class CallContext:
             "x-request-id": self.request_id,
             "x-gateway-route": self.route,
             "x-gateway-model": self.bedrock_id,
-            "x-gateway-cache": self.cache,
+            "x-gateway-cache": self.cache or "off",
             "x-gateway-attempts": str(self.attempts),
             "x-gateway-cost-usd": f"{self.cost_usd:.8f}",
         }

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from gateway.api.accounting import record_usage
 from gateway.api.context import CallContext
 from gateway.api.deps import authenticate, get_state, read_json_body
+from gateway.api.limiting import admit, settle
 from gateway.api.openapi import embedding_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.errors import InvalidRequestError
@@ -61,6 +62,7 @@ async def embeddings(request: Request) -> Response:
         rng=state.rng,
     )
     ctx.route, ctx.strategy = decision.route, decision.strategy
+    admission = await admit(state, ctx, sum(len(t) for t in texts) // 4 + 1)
     state.metrics.routing_decisions.labels(
         ctx.route, decision.candidates[0].model.name, ctx.strategy
     ).inc()
@@ -74,8 +76,11 @@ async def embeddings(request: Request) -> Response:
         state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)
         return result
 
-    vectors, tokens = await with_fallback(state, decision, ctx, attempt)
-    record_usage(state, decision, ctx, {"prompt_tokens": tokens, "completion_tokens": 0})
+    try:
+        vectors, tokens = await with_fallback(state, decision, ctx, attempt)
+        record_usage(state, decision, ctx, {"prompt_tokens": tokens, "completion_tokens": 0})
+    finally:
+        await settle(state, admission, ctx)
     body = embedding_response(
         vectors,
         model=ctx.bedrock_id,

@@ -58,4 +58,6 @@ class CallContextMiddleware:
         elapsed = ctx.elapsed()
         self.metrics.requests.labels(route, model, str(ctx.status)).inc()
         self.metrics.request_duration.labels(route).observe(elapsed)
+        if ctx.cache:
+            self.metrics.cache_requests.labels(ctx.cache).inc()
         self.access_log.write(ctx, elapsed)

@@ -7,6 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gateway.cache.singleflight import SingleFlight
 from gateway.config import Settings
 from gateway.metrics import Metrics
 from gateway.routing.compiled import Policy
@@ -19,7 +20,11 @@ if TYPE_CHECKING:
     import aiohttp
 
     from gateway.api.shadow_hook import ShadowHook
+    from gateway.cache.redis_client import RedisConnection
+    from gateway.cache.shared_stats import SharedStats
+    from gateway.cache.singleflight import RedisFlightLock
     from gateway.cache.store import ResponseCache
+    from gateway.limits.backend import LimitsBackend
     from gateway.providers.bedrock import BedrockClient
 
 
@@ -36,16 +41,25 @@ class GatewayState:
     metrics: Metrics
     stats: LocalStats
     cache: ResponseCache
+    limits: LimitsBackend
+    flight: SingleFlight = field(default_factory=SingleFlight)
+    flight_lock: RedisFlightLock | None = None
+    redis: RedisConnection | None = None
+    shared_stats: SharedStats | None = None
     bedrock: BedrockClient | None = None
     http: aiohttp.ClientSession | None = None
     admin_key_hash: str | None = None
     rng: random.Random = field(default_factory=random.Random)
-    redis_state: str = "off"
     shadow: ShadowHook | None = None
     # The latest routing decisions with their wall-clock time, for the /ui page.
     recent_decisions: deque[tuple[float, Decision]] = field(
         default_factory=lambda: deque(maxlen=RECENT_DECISIONS)
     )
+
+    @property
+    def redis_state(self) -> str:
+        """``off`` without Redis, else ``ok`` or ``degraded`` (serving uncached meanwhile)."""
+        return "off" if self.redis is None else self.redis.state
 
     def require_bedrock(self) -> BedrockClient:
         if self.bedrock is None:  # only before start-up finished

@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from gateway.api.accounting import record_usage
 from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
+from gateway.api.limiting import Admission, settle
 from gateway.api.pipeline import note_failure, with_fallback
 from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, Delta
@@ -47,7 +48,11 @@ class OpenStream:
 
 
 async def stream_chat(
-    state: GatewayState, plan: ChatPlan, ctx: CallContext, cache_plan: CachePlan
+    state: GatewayState,
+    plan: ChatPlan,
+    ctx: CallContext,
+    cache_plan: CachePlan,
+    admission: Admission,
 ) -> Response:
     from gateway.api.chat import converse_bytes
 
@@ -66,7 +71,12 @@ async def stream_chat(
             raise
         return OpenStream(stream, buffered, candidate, started, time.perf_counter())
 
-    opened = await with_fallback(state, plan.decision, ctx, attempt)
+    try:
+        opened = await with_fallback(state, plan.decision, ctx, attempt)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await settle(state, admission, ctx)
+        raise
     options = plan.request.stream_options
     translator = StreamTranslator(
         completion_id=plan.completion_id,
@@ -76,7 +86,7 @@ async def stream_chat(
         prepared=plan.prepared,
     )
     return StreamingResponse(
-        _sse_body(state, plan, ctx, opened, translator, cache_plan),
+        _sse_body(state, plan, ctx, opened, translator, cache_plan, admission),
         media_type="text/event-stream",
         headers=ctx.headers() | SSE_HEADERS,
     )
@@ -98,6 +108,7 @@ async def _sse_body(
     opened: OpenStream,
     translator: StreamTranslator,
     cache_plan: CachePlan,
+    admission: Admission,
 ) -> AsyncIterator[bytes]:
     model = opened.candidate.model.name
     ttft = opened.first_event_at - opened.started
@@ -132,6 +143,7 @@ async def _sse_body(
     finally:
         with anyio.CancelScope(shield=True):
             await opened.stream.aclose()
+            await settle(state, admission, ctx)
 
 
 def _encode(

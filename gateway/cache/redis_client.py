@@ -1,0 +1,171 @@
+"""Cache: the one Redis connection (pool, short timeouts, fail open with a pause after errors).
+
+Every Redis call of the gateway goes through ``RedisConnection.run``: it is bounded by
+``timeout_s`` (hard: the caller never waits on the clean-up of a call that timed out); any
+Redis, socket or timeout error is counted (``on_error(op)``), marks the connection unhealthy
+and makes ``run`` return None, so callers serve without Redis. While unhealthy nothing is sent
+until ``pause_s`` has passed; then one call probes, and its success ends the episode. Each
+episode logs one warning when it starts and one info when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+log = logging.getLogger("gateway.redis")
+
+T = TypeVar("T")
+RedisState = Literal["ok", "degraded"]
+
+
+class RedisConnection:
+    """A ``redis.asyncio.Redis`` on one pool, with a key prefix and fail-open bookkeeping."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        timeout_s: float,
+        prefix: str = "gw:",
+        on_error: Callable[[str], None] | None = None,
+        pause_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.timeout_s = timeout_s
+        self.pause_s = pause_s
+        self._on_error = on_error
+        self._clock = clock
+        self._healthy = True
+        self._retry_at = 0.0
+        self._abandoned: set[asyncio.Future[Any]] = set()
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        timeout_s: float,
+        prefix: str = "gw:",
+        on_error: Callable[[str], None] | None = None,
+        pause_s: float = 5.0,
+        max_connections: int = 64,
+    ) -> RedisConnection:
+        """``redis://`` or ``rediss://`` (TLS), with password and database from the URL.
+
+        No connection is opened here; the first call connects. The pool blocks at most
+        ``timeout_s`` for a free connection; redis-py's own retries are off (we pause instead).
+        """
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            socket_keepalive=True,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=30,
+        )
+        client = Redis.from_pool(pool)
+        return cls(client, timeout_s=timeout_s, prefix=prefix, on_error=on_error, pause_s=pause_s)
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        """False from a failed call until a later call succeeds."""
+        return self._healthy
+
+    @property
+    def state(self) -> RedisState:
+        return "ok" if self._healthy else "degraded"
+
+    @property
+    def usable(self) -> bool:
+        """Healthy, or unhealthy with the pause over (the next call will probe)."""
+        return self._healthy or self._clock() >= self._retry_at
+
+    def key(self, *parts: str) -> str:
+        """The prefixed key: ``key("cache", "v1:ab")`` is ``gw:cache:v1:ab``."""
+        return self.prefix + ":".join(parts)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def run(self, op: str, fn: Callable[[Redis], Awaitable[T]]) -> T | None:
+        """``fn(client)`` within the timeout; None when it failed or Redis is paused.
+
+        ``op`` labels the error metric (a fixed name such as ``cache_get``).
+        """
+        if not self._healthy:
+            now = self._clock()
+            if now < self._retry_at:
+                return None
+            self._retry_at = now + self.pause_s  # this call is the probe; others keep waiting
+        try:
+            result = await self._bounded(fn)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(op, exc)
+            return None
+        if not self._healthy:
+            self._healthy = True
+            log.info("redis available again; caching, shared limits and shared stats resume")
+        return result
+
+    async def _bounded(self, fn: Callable[[Redis], Awaitable[T]]) -> T:
+        """``fn`` in a task of its own, so the caller is back at ``timeout_s`` even when
+        redis-py's clean-up of the cancelled call (pool locks, disconnect) takes longer."""
+        task = asyncio.ensure_future(fn(self.client))
+        try:
+            done, _ = await asyncio.wait((task,), timeout=self.timeout_s)
+        except asyncio.CancelledError:
+            self._abandon(task)
+            raise
+        if not done:
+            self._abandon(task)
+            raise TimeoutError(f"no answer within {self.timeout_s:g}s")
+        return task.result()
+
+    def _abandon(self, task: asyncio.Future[Any]) -> None:
+        task.cancel()
+        self._abandoned.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Future[Any]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a late failure of an abandoned call is not logged
+
+    async def ping(self) -> bool:
+        return bool(await self.run("ping", lambda r: r.ping()))
+
+    async def close(self) -> None:
+        if self._abandoned:
+            await asyncio.wait(set(self._abandoned), timeout=self.timeout_s)
+        try:
+            await self.client.aclose()
+        except (RedisError, OSError) as exc:  # closing a broken connection
+            log.debug("redis close failed: %s", exc)
+
+    def _failed(self, op: str, exc: BaseException) -> None:
+        if self._on_error is not None:
+            self._on_error(op)
+        self._retry_at = self._clock() + self.pause_s
+        if self._healthy:
+            self._healthy = False
+            log.warning(
+                "redis unavailable (%s in %s: %s); serving without it, retrying in %.1fs",
+                type(exc).__name__,
+                op,
+                exc,
+                self.pause_s,
+            )

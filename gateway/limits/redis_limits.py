@@ -1,0 +1,183 @@
+"""Limits: rate limits and budgets in Redis, atomic across replicas (Lua), failing open to memory.
+
+Keys (``{tenant}`` is a hash tag, so one tenant's keys share a cluster slot):
+
+- ``<prefix>limit:{tenant}:req`` and ``...:tok``: hash ``l`` (level, may be negative after
+  a settle) and ``t`` (Redis server time, ms). PEXPIRE = time to refill to full + 1 s, so a
+  missing key means a full bucket.
+- ``<prefix>spend:{tenant}:<YYYY-MM-DD>``: today's USD (INCRBYFLOAT), TTL ~2 days.
+
+The buckets use Redis's clock (``TIME`` inside the script), so replicas' clocks never disagree.
+When a call fails (``RedisConnection.run`` returns None) that call is served by the in-memory
+fallback: limits then hold per replica until Redis is back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from redis.asyncio import Redis
+
+from gateway.limits.backend import (
+    ALLOWED,
+    SPEND_TTL_S,
+    LimitResult,
+    Which,
+    seconds_to_utc_midnight,
+    utc_day,
+)
+from gateway.limits.memory import MemoryLimits
+from gateway.routing.compiled import RateLimit
+
+T = TypeVar("T")
+
+
+class RedisRunner(Protocol):
+    """What this needs of ``gateway.cache.redis_client.RedisConnection`` (a sibling layer,
+    so it is described here rather than imported)."""
+
+    client: Redis
+
+    def key(self, *parts: str) -> str: ...
+
+    async def run(self, op: str, fn: Callable[[Redis], Awaitable[T]]) -> T | None: ...
+
+
+# Shared helpers: the server clock in ms, a bucket's refilled level, and storing one.
+_BUCKET_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function level(key, cap)
+  local v = redis.call('HMGET', key, 'l', 't')
+  if not v[1] then return cap end
+  local l = tonumber(v[1]) + math.max(0, now - tonumber(v[2])) * cap / 60000
+  if l > cap then l = cap end
+  return l
+end
+local function store(key, cap, l)
+  if l > cap then l = cap end
+  redis.call('HSET', key, 'l', tostring(l), 't', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil((cap - l) * 60000 / cap) + 1000)
+end
+local function wait(l, need, cap)
+  local want = math.min(need, cap)
+  if l >= want then return 0 end
+  return (want - l) * 60000 / cap
+end
+"""
+
+# KEYS: requests bucket, tokens bucket. ARGV: requests/min (0: none), tokens/min (0: none),
+# estimated tokens. Returns {1, 0, 0} after taking 1 request and the tokens, or
+# {0, retry_after_ms, 1 (requests) | 2 (tokens)} having taken nothing.
+ACQUIRE_LUA = (
+    _BUCKET_LUA
+    + """
+local rcap, tcap, need = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rl, tl, wr, wt = 0, 0, 0, 0
+if rcap > 0 then rl = level(KEYS[1], rcap); wr = wait(rl, 1, rcap) end
+if tcap > 0 then tl = level(KEYS[2], tcap); wt = wait(tl, need, tcap) end
+if wr > 0 or wt > 0 then
+  if wr >= wt then return {0, math.ceil(wr), 1} end
+  return {0, math.ceil(wt), 2}
+end
+if rcap > 0 then store(KEYS[1], rcap, rl - 1) end
+if tcap > 0 then store(KEYS[2], tcap, tl - need) end
+return {1, 0, 0}
+"""
+)
+
+# KEYS: tokens bucket. ARGV: tokens/min, actual - estimated (negative gives tokens back).
+SETTLE_LUA = (
+    _BUCKET_LUA
+    + """
+local cap, delta = tonumber(ARGV[1]), tonumber(ARGV[2])
+store(KEYS[1], cap, level(KEYS[1], cap) - delta)
+return 1
+"""
+)
+
+_WHICH: dict[int, Which] = {1: "requests", 2: "tokens"}
+
+
+class RedisLimits:
+    """``LimitsBackend`` on Redis; ``fallback`` serves any call Redis could not."""
+
+    def __init__(
+        self,
+        conn: RedisRunner,
+        fallback: MemoryLimits,
+        *,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._conn = conn
+        self._fallback = fallback
+        self._wall = wall
+        self._acquire = conn.client.register_script(ACQUIRE_LUA)
+        self._settle = conn.client.register_script(SETTLE_LUA)
+
+    def _bucket(self, tenant: str, kind: str) -> str:
+        return self._conn.key("limit", "{" + tenant + "}", kind)
+
+    def _spend_key(self, tenant: str, wall: float) -> str:
+        return self._conn.key("spend", "{" + tenant + "}", utc_day(wall))
+
+    async def acquire(self, tenant: str, limit: RateLimit, tokens: int) -> LimitResult:
+        rpm, tpm = limit.requests_per_minute or 0, limit.tokens_per_minute or 0
+        if not rpm and not tpm:
+            return ALLOWED
+        keys = [self._bucket(tenant, "req"), self._bucket(tenant, "tok")]
+        args = [rpm, tpm, max(0, tokens)]
+        reply: Any = await self._conn.run(
+            "limits_acquire", lambda r: self._acquire(keys=keys, args=args, client=r)
+        )
+        if not isinstance(reply, list) or len(reply) != 3:
+            return await self._fallback.acquire(tenant, limit, tokens)
+        allowed, retry_ms, which = (int(x) for x in reply)
+        if allowed:
+            return ALLOWED
+        return LimitResult(False, retry_ms / 1000.0, _WHICH.get(which, "requests"))
+
+    async def settle_tokens(
+        self, tenant: str, limit: RateLimit, estimated: int, actual: int
+    ) -> None:
+        tpm = limit.tokens_per_minute
+        if not tpm or actual == estimated:
+            return
+        keys, args = [self._bucket(tenant, "tok")], [tpm, actual - estimated]
+        done = await self._conn.run(
+            "limits_settle", lambda r: self._settle(keys=keys, args=args, client=r)
+        )
+        if done is None:
+            await self._fallback.settle_tokens(tenant, limit, estimated, actual)
+
+    async def spend_allowed(self, tenant: str, usd_per_day: float) -> LimitResult:
+        wall = self._wall()
+        key = self._spend_key(tenant, wall)
+        value = await self._conn.run("spend_get", lambda r: _get_float(r, key))
+        if value is None:
+            return await self._fallback.spend_allowed(tenant, usd_per_day)
+        if value < usd_per_day:
+            return ALLOWED
+        return LimitResult(False, seconds_to_utc_midnight(wall))
+
+    async def add_spend(self, tenant: str, usd: float) -> None:
+        if usd <= 0:
+            return
+        key = self._spend_key(tenant, self._wall())
+
+        async def incr(r: Redis) -> bool:
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.incrbyfloat(key, usd)
+                pipe.expire(key, SPEND_TTL_S)
+                await pipe.execute()
+            return True
+
+        if await self._conn.run("spend_add", incr) is None:
+            await self._fallback.add_spend(tenant, usd)
+
+
+async def _get_float(r: Redis, key: str) -> float:
+    raw = await r.get(key)
+    return float(raw) if raw is not None else 0.0

@@ -1,0 +1,75 @@
+"""Tests: check_limits raises OpenAI's 429s with retry-after and a message naming the limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import QuotaExceededError, RateLimitError
+from gateway.limits.enforce import check_limits, settle_usage
+from gateway.limits.memory import MemoryLimits
+from gateway.routing.compiled import RateLimit, Tenant
+
+
+def tenant(rate: RateLimit | None = None, usd: float | None = None) -> Tenant:
+    return Tenant("kids-app", frozenset(), None, 1, rate, usd)
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_requests_limit() -> None:
+    limits = MemoryLimits(clock=Clock())
+    t = tenant(RateLimit(600, None))
+    for _ in range(600):
+        await check_limits(limits, t, 10)
+    with pytest.raises(RateLimitError) as info:
+        await check_limits(limits, t, 10)
+    err = info.value
+    assert not isinstance(err, QuotaExceededError)
+    assert err.status == 429 and err.code == "rate_limit_exceeded"
+    assert "Rate limit reached for tenant 'kids-app': 600 requests per minute" in err.message
+    assert err.retry_after == pytest.approx(0.1)
+    assert err.headers() == {"retry-after": "1"}
+
+
+async def test_tokens_limit() -> None:
+    limits = MemoryLimits(clock=Clock())
+    t = tenant(RateLimit(None, 1000))
+    await check_limits(limits, t, 900)
+    with pytest.raises(RateLimitError, match="1000 tokens per minute") as info:
+        await check_limits(limits, t, 400)
+    assert info.value.retry_after == pytest.approx(18.0)
+
+
+async def test_budget_comes_first_and_consumes_no_rate() -> None:
+    limits = MemoryLimits(clock=Clock())
+    t = tenant(RateLimit(1, None), usd=2.0)
+    await settle_usage(limits, t, estimated_tokens=0, actual_tokens=0, usd=2.5)
+    with pytest.raises(QuotaExceededError) as info:
+        await check_limits(limits, t, 1)
+    err = info.value
+    assert err.error_type == "insufficient_quota" and err.code == "insufficient_quota"
+    assert "Daily budget of $2 for tenant 'kids-app'" in err.message
+    assert err.retry_after is not None and 0 < err.retry_after <= 86400
+    assert (await limits.acquire("kids-app", RateLimit(1, None), 0)).allowed  # untouched
+
+
+async def test_no_limits_never_refuses() -> None:
+    limits = MemoryLimits(clock=Clock())
+    for t in (tenant(), tenant(RateLimit(None, None))):
+        for _ in range(100):
+            await check_limits(limits, t, 10**6)
+
+
+async def test_settle_usage_corrects_tokens() -> None:
+    limits = MemoryLimits(clock=Clock())
+    t = tenant(RateLimit(None, 1000))
+    await check_limits(limits, t, 1000)
+    await settle_usage(limits, t, estimated_tokens=1000, actual_tokens=200, usd=0.0)
+    await check_limits(limits, t, 800)
+    with pytest.raises(RateLimitError):
+        await check_limits(limits, t, 1)
