@@ -8,7 +8,7 @@ from gateway.api.context import CallContext
 from gateway.api.state import GatewayState
 from gateway.errors import RateLimitError
 from gateway.limits.enforce import check_limits, settle_usage
-from gateway.routing.compiled import Tenant
+from gateway.routing.policy import Tenant
 
 
 @dataclass(frozen=True)

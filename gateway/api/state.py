@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from gateway.cache.singleflight import SingleFlight
 from gateway.config import Settings
 from gateway.metrics import Metrics
-from gateway.routing.compiled import Policy
 from gateway.routing.decision import Decision
+from gateway.routing.policy import Policy
 from gateway.routing.stats import LocalStats
 
 RECENT_DECISIONS = 50

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from gateway.routing.compiled import RateLimit
+from gateway.routing.policy import RateLimit
 
 Which = Literal["requests", "tokens"]
 

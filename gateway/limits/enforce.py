@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.errors import QuotaExceededError, RateLimitError
 from gateway.limits.backend import LimitResult, LimitsBackend
-from gateway.routing.compiled import RateLimit, Tenant
+from gateway.routing.policy import RateLimit, Tenant
 
 
 async def check_limits(backend: LimitsBackend, tenant: Tenant, estimated_tokens: int) -> None:

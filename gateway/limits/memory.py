@@ -15,7 +15,7 @@ from gateway.limits.backend import (
     utc_day,
     wait_s,
 )
-from gateway.routing.compiled import RateLimit
+from gateway.routing.policy import RateLimit
 
 
 @dataclass(slots=True)

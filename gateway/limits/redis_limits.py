@@ -29,7 +29,7 @@ from gateway.limits.backend import (
     utc_day,
 )
 from gateway.limits.memory import MemoryLimits
-from gateway.routing.compiled import RateLimit
+from gateway.routing.policy import RateLimit
 
 T = TypeVar("T")
 

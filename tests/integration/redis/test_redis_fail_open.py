@@ -18,7 +18,7 @@ from gateway.cache.shared_stats import SharedStats
 from gateway.cache.singleflight import RedisFlightLock
 from gateway.limits.memory import MemoryLimits
 from gateway.limits.redis_limits import RedisLimits
-from gateway.routing.compiled import RateLimit
+from gateway.routing.policy import RateLimit
 from gateway.routing.stats import LocalStats
 from tests.support.redis_server import RedisServer
 

@@ -13,7 +13,7 @@ from gateway.limits.backend import LimitResult
 from gateway.limits.enforce import check_limits
 from gateway.limits.memory import MemoryLimits
 from gateway.limits.redis_limits import RedisLimits
-from gateway.routing.compiled import RateLimit, Tenant
+from gateway.routing.policy import RateLimit, Tenant
 
 
 def limits(conn: RedisConnection) -> RedisLimits:

@@ -7,7 +7,7 @@ import pytest
 from gateway.errors import QuotaExceededError, RateLimitError
 from gateway.limits.enforce import check_limits, settle_usage
 from gateway.limits.memory import MemoryLimits
-from gateway.routing.compiled import RateLimit, Tenant
+from gateway.routing.policy import RateLimit, Tenant
 
 
 def tenant(rate: RateLimit | None = None, usd: float | None = None) -> Tenant:

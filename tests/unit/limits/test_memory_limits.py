@@ -8,7 +8,7 @@ import pytest
 
 from gateway.limits.backend import LimitResult, seconds_to_utc_midnight, utc_day
 from gateway.limits.memory import MemoryLimits
-from gateway.routing.compiled import RateLimit
+from gateway.routing.policy import RateLimit
 
 
 class FakeClock:
