@@ -16,6 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from gateway.api import admin, chat, embeddings, health, models
 from gateway.api.access_log import AccessLog
 from gateway.api.errors import handle_gateway_error, handle_http_error, handle_unexpected
+from gateway.api.fastpath import FastPath, GatewayApp
 from gateway.api.middleware import CallContextMiddleware
 from gateway.api.openapi import install_openapi
 from gateway.api.reloader import PolicyWatcher
@@ -100,7 +101,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             if state.http is not None:
                 await state.http.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="Bedrock LLM gateway",
         version=VERSION,
         lifespan=lifespan,
@@ -120,6 +121,13 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         logging.getLogger("gateway.access"), json_format=settings.log_format == "json"
     )
     app.add_middleware(CallContextMiddleware, metrics=state.metrics, access_log=access_log)
+    if not origins:  # with CORS on, every path goes through FastAPI's middleware
+        hot = {
+            "/v1/chat/completions": chat.chat_completions,
+            "/v1/embeddings": embeddings.embeddings,
+        }
+        app.fast_app = CallContextMiddleware(FastPath(hot), state.metrics, access_log)
+        app.fast_paths = frozenset(hot)
     install_openapi(app)
     return app
 

@@ -22,6 +22,27 @@ DURATION_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
 
 
+class Labelled:
+    """A labelled family whose children are looked up once per label set and kept.
+
+    prometheus-client's ``labels()`` validates and locks on every call; on the hot path the
+    same few (route, model) pairs recur, so the children are cached. Label values are policy
+    names or fixed sets, so the cache is as bounded as the policy.
+    """
+
+    __slots__ = ("_children", "family")
+
+    def __init__(self, family: Counter | Gauge | Histogram) -> None:
+        self.family = family
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def labels(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.family.labels(*values)
+        return child
+
+
 class Metrics:
     """The gateway's metric families; one instance per app, on ``app.state``."""
 
@@ -30,88 +51,70 @@ class Metrics:
         # Set by `gateway serve --workers N`: every worker writes its samples there and a
         # scrape of any worker sums them (prometheus-client's multiprocess mode).
         self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
-        self.build_info = Gauge(
+
+        def counter(name: str, doc: str, *labels: str) -> Labelled:
+            return Labelled(Counter(name, doc, labels, registry=registry))
+
+        def histogram(name: str, doc: str, buckets: tuple[float, ...], *labels: str) -> Labelled:
+            return Labelled(Histogram(name, doc, labels, buckets=buckets, registry=registry))
+
+        info = Gauge(
             "gateway_build_info",
             "Gateway version (value 1)",
             ["version", "python"],
             registry=registry,
             multiprocess_mode="max",
         )
-        self.build_info.labels(version, platform.python_version()).set(1)
-        self.requests = Counter(
-            "gateway_requests_total",
-            "Requests answered",
-            ["route", "model", "status"],
-            registry=registry,
+        info.labels(version, platform.python_version()).set(1)
+        self.requests = counter(
+            "gateway_requests_total", "Requests answered", "route", "model", "status"
         )
-        self.request_duration = Histogram(
-            "gateway_request_duration_seconds",
-            "Whole request time",
-            ["route"],
-            buckets=DURATION_BUCKETS,
-            registry=registry,
+        self.request_duration = histogram(
+            "gateway_request_duration_seconds", "Whole request time", DURATION_BUCKETS, "route"
         )
-        self.upstream_duration = Histogram(
-            "gateway_upstream_duration_seconds",
-            "Bedrock call time",
-            ["model"],
-            buckets=DURATION_BUCKETS,
-            registry=registry,
+        self.upstream_duration = histogram(
+            "gateway_upstream_duration_seconds", "Bedrock call time", DURATION_BUCKETS, "model"
         )
-        self.ttft = Histogram(
+        self.ttft = histogram(
             "gateway_time_to_first_token_seconds",
             "Time to the first streamed token",
-            ["model"],
-            buckets=TTFT_BUCKETS,
-            registry=registry,
+            TTFT_BUCKETS,
+            "model",
         )
-        self.tokens = Counter(
+        self.tokens = counter(
             "gateway_tokens_total",
             "Tokens by direction (input|output|cached)",
-            ["model", "direction"],
-            registry=registry,
+            "model",
+            "direction",
         )
-        self.cost = Counter(
+        self.cost = counter(
             "gateway_cost_usd_total",
             "Spend in USD from Bedrock's usage",
-            ["route", "model", "tenant"],
-            registry=registry,
+            "route",
+            "model",
+            "tenant",
         )
-        self.cache_requests = Counter(
-            "gateway_cache_requests_total",
-            "Cache lookups by result",
-            ["result"],
-            registry=registry,
+        self.cache_requests = counter(
+            "gateway_cache_requests_total", "Cache lookups by result", "result"
         )
-        self.cache_saved = Counter(
-            "gateway_cache_saved_usd_total",
-            "USD not spent thanks to cache hits",
-            ["route"],
-            registry=registry,
+        self.cache_saved = counter(
+            "gateway_cache_saved_usd_total", "USD not spent thanks to cache hits", "route"
         )
-        self.fallbacks = Counter(
+        self.fallbacks = counter(
             "gateway_fallbacks_total",
             "Moves to the next candidate",
-            ["route", "from_model", "reason"],
-            registry=registry,
+            "route",
+            "from_model",
+            "reason",
         )
-        self.upstream_errors = Counter(
-            "gateway_upstream_errors_total",
-            "Bedrock errors by kind",
-            ["model", "error"],
-            registry=registry,
+        self.upstream_errors = counter(
+            "gateway_upstream_errors_total", "Bedrock errors by kind", "model", "error"
         )
-        self.routing_decisions = Counter(
-            "gateway_routing_decisions_total",
-            "Routing decisions",
-            ["route", "model", "strategy"],
-            registry=registry,
+        self.routing_decisions = counter(
+            "gateway_routing_decisions_total", "Routing decisions", "route", "model", "strategy"
         )
-        self.rate_limited = Counter(
-            "gateway_rate_limited_total",
-            "Requests refused by limits",
-            ["tenant"],
-            registry=registry,
+        self.rate_limited = counter(
+            "gateway_rate_limited_total", "Requests refused by limits", "tenant"
         )
         self.in_flight = Gauge(
             "gateway_in_flight_requests",
@@ -119,24 +122,18 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
-        self.redis_errors = Counter(
-            "gateway_redis_errors_total",
-            "Redis calls that failed",
-            ["op"],
-            registry=registry,
+        self.redis_errors = counter("gateway_redis_errors_total", "Redis calls that failed", "op")
+        self.circuit_open = Labelled(
+            Gauge(
+                "gateway_circuit_open",
+                "1 while a model's circuit is open",
+                ["model"],
+                registry=registry,
+                multiprocess_mode="max",
+            )
         )
-        self.circuit_open = Gauge(
-            "gateway_circuit_open",
-            "1 while a model's circuit is open",
-            ["model"],
-            registry=registry,
-            multiprocess_mode="max",
-        )
-        self.policy_reloads = Counter(
-            "gateway_policy_reloads_total",
-            "Policy reloads by result",
-            ["result"],
-            registry=registry,
+        self.policy_reloads = counter(
+            "gateway_policy_reloads_total", "Policy reloads by result", "result"
         )
 
     def set_circuits(self, snapshot: Mapping[str, Mapping[str, Any]]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ from starlette.responses import Response
 
 from gateway.api.accounting import record_usage
 from gateway.api.caching import lookup, plan_cache
-from gateway.api.context import CallContext
+from gateway.api.context import CallContext, new_id
 from gateway.api.deps import authenticate, get_state, read_json_body
 from gateway.api.flight import answer_once
 from gateway.api.limiting import admit, settle
@@ -85,7 +84,7 @@ async def plan_chat(
         request=req,
         prepared=prepared,
         decision=decision,
-        completion_id="chatcmpl-" + uuid.uuid4().hex,
+        completion_id=new_id("chatcmpl-"),
         created=int(time.time()),
         shadow_opt_out=request.headers.get("x-gateway-shadow", "").strip().lower() == "off",
     )

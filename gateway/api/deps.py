@@ -57,16 +57,12 @@ def require_admin(request: Request, state: GatewayState) -> None:
 async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     """The body as a JSON object; refused with 413 before reading past ``max_bytes``."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
+    if declared is not None and declared.isdigit():
+        if int(declared) > max_bytes:
             raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+        raw = await request.body()  # the server stops at the declared length
+    else:
+        raw = await _read_bounded(request, max_bytes)
     if not raw.strip():
         raise InvalidRequestError("The request body is empty; expected a JSON object.")
     try:
@@ -77,9 +73,26 @@ async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
-    if _too_deep(data, MAX_JSON_DEPTH):
+    if _may_nest_deeper(raw, MAX_JSON_DEPTH) and _too_deep(data, MAX_JSON_DEPTH):
         raise InvalidRequestError(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
     return data
+
+
+async def _read_bounded(request: Request, max_bytes: int) -> bytes:
+    """A body of unknown length (chunked upload), refused as soon as it passes the limit."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _may_nest_deeper(raw: bytes, limit: int) -> bool:
+    """A body with fewer opening brackets than the limit cannot nest that deep (cheap test)."""
+    return raw.count(b"{") + raw.count(b"[") > limit
 
 
 def _too_deep(value: Any, limit: int) -> bool:

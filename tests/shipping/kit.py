@@ -120,9 +120,10 @@ def exported_families() -> dict[str, Family]:
     """The gateway's families, read from ``registry.collect()`` of a fresh ``Metrics``."""
     registry = CollectorRegistry()
     metrics = Metrics(registry)
+    families_of = (getattr(value, "family", value) for value in vars(metrics).values())
     labels = {
         collector._name: frozenset(collector._labelnames)
-        for collector in vars(metrics).values()
+        for collector in families_of
         if isinstance(collector, MetricWrapperBase)
     }
     suffixes = {
