@@ -13,11 +13,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:  # the in-process SingleFlight must not load the Redis client
+    from redis.asyncio import Redis
 
-from gateway.cache.redis_client import RedisConnection
+    from gateway.cache.redis_client import RedisConnection
 
 T = TypeVar("T")
 
