@@ -10,7 +10,7 @@ from gateway.routing import Policy, describe_policy
 @pytest.mark.parametrize(
     "fragment",
     [
-        "24 models (20 chat, 4 embedding), 5 routes, 0 rules, 1 tenants; default route: auto",
+        "24 models (20 chat, 4 embedding), 5 routes, 3 rules, 1 tenants; default route: auto",
         "route auto: balanced (cost 0.5 / latency 0.5;",
         "route fast: latency (explore 0.05;",
         "route safe: cost (tier >= 3;",
