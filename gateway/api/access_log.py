@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 from gateway.api.context import CallContext
 
@@ -19,7 +22,7 @@ class AccessLog:
     def write(self, ctx: CallContext, elapsed_s: float) -> None:
         if not self._logger.isEnabledFor(logging.INFO):
             return
-        record = {
+        record: dict[str, object] = {
             "event": "request",
             "request_id": ctx.request_id,
             "tenant": ctx.tenant,
@@ -35,7 +38,26 @@ class AccessLog:
             "latency_ms": round(elapsed_s * 1000.0, 2),
             "ttft_ms": None if ctx.ttft_s is None else round(ctx.ttft_s * 1000.0, 2),
         }
+        if ctx.debug is not None:
+            record["debug"] = ctx.debug
         if self._json:
             self._logger.info(orjson.dumps(record).decode())
         else:
             self._logger.info(" ".join(f"{k}={v}" for k, v in record.items()))
+
+
+DEBUG_TEXT_CHARS = 2000
+
+
+def note_debug(
+    ctx: CallContext, enabled: bool, messages: Sequence[BaseModel], completion: Mapping[str, Any]
+) -> None:
+    """With ``GATEWAY_LOG_PROMPTS`` (a debug setting, off by default) the request's line also
+    carries its last message and the answer, truncated. Never keys or credentials."""
+    if not enabled:
+        return
+    last = messages[-1].model_dump(mode="json").get("content")
+    prompt = last if isinstance(last, str) else orjson.dumps(last).decode()
+    choices = completion.get("choices") or [{}]
+    answer = (choices[0].get("message") or {}).get("content") or ""
+    ctx.debug = {"prompt": prompt[:DEBUG_TEXT_CHARS], "answer": str(answer)[:DEBUG_TEXT_CHARS]}

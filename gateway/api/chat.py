@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.api.access_log import note_debug
 from gateway.api.accounting import record_usage
 from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
@@ -140,6 +141,7 @@ async def chat_completions(request: Request) -> Response:
     if follower:
         ctx.cache = "hit"
         return answer_from_cache(state, plan, ctx, answer)
+    note_debug(ctx, state.settings.log_prompts, plan.request.messages, answer.completion)
     after = None
     if state.shadow is not None:
         after = BackgroundTask(state.shadow.after_answer, plan, ctx, answer.completion)
@@ -155,6 +157,7 @@ def answer_from_cache(
     state: GatewayState, plan: ChatPlan, ctx: CallContext, hit: CachedAnswer
 ) -> Response:
     """A cache hit costs nothing; what it would have cost is counted as saved."""
+    note_debug(ctx, state.settings.log_prompts, plan.request.messages, hit.completion)
     ctx.model, ctx.bedrock_id = hit.model, hit.bedrock_id
     ctx.attempts = 0
     ctx.cost_usd = 0.0

@@ -33,6 +33,7 @@ class CallContext:
     output_tokens: int = 0
     cached_tokens: int = 0
     ttft_s: float | None = None
+    debug: dict[str, str] | None = None  # prompt and answer, only with GATEWAY_LOG_PROMPTS
     status: int = 200
     started: float = field(default_factory=time.perf_counter)
 

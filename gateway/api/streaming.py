@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from starlette.responses import Response, StreamingResponse
 
+from gateway.api.access_log import note_debug
 from gateway.api.accounting import record_usage
 from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
@@ -131,6 +132,7 @@ async def _sse_body(
         record_usage(state, plan.decision, ctx, translator.usage)
         yield SSE_DONE
         completion = translator.to_completion()
+        note_debug(ctx, state.settings.log_prompts, plan.request.messages, completion)
         if keep is not None:
             answer = CachedAnswer(completion, deltas, ctx.model, ctx.bedrock_id)
             await store(state, cache_plan, answer)

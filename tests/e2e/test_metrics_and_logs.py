@@ -173,3 +173,24 @@ def test_access_log_is_json_without_secrets(
     assert any(r["ttft_ms"] is not None for r in records)
     joined = "\n".join(lines)
     assert KEY not in joined and SECRET_PROMPT not in joined and "cache me" not in joined
+
+
+def test_prompts_are_logged_only_with_the_debug_setting(
+    emulator: RunningEmulator, caplog_module: list[logging.LogRecord]
+) -> None:
+    marker = "debug-marker-" + "7" * 8
+    with running_gateway(policies=POLICY, api_keys=KEY, log_format="json", log_prompts=True) as gw:
+        client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=KEY, max_retries=0)
+        client.chat.completions.create(
+            model="haiku", messages=[{"role": "user", "content": marker}]
+        )
+        list(
+            client.chat.completions.create(
+                model="haiku", messages=[{"role": "user", "content": marker + "s"}], stream=True
+            )
+        )
+    lines = [orjson.loads(r.getMessage()) for r in caplog_module if marker in r.getMessage()]
+    assert len(lines) == 2
+    assert all(marker in line["debug"]["prompt"] for line in lines)
+    assert all("You said" in line["debug"]["answer"] for line in lines)
+    assert all(KEY not in orjson.dumps(line).decode() for line in lines)
