@@ -31,6 +31,16 @@ from gateway.routing.loader import load_policy
 from gateway.routing.stats import LocalStats
 
 VERSION = "0.1.0"
+# What browser code may read of an answer when CORS is on.
+EXPOSED_HEADERS = (
+    "x-request-id",
+    "x-gateway-route",
+    "x-gateway-model",
+    "x-gateway-cache",
+    "x-gateway-attempts",
+    "x-gateway-cost-usd",
+    "retry-after",
+)
 
 
 def build_state(settings: Settings, registry: CollectorRegistry | None = None) -> GatewayState:
@@ -121,7 +131,14 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     app.add_exception_handler(Exception, handle_unexpected)
     origins = settings.cors_origin_list()
     if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=[*EXPOSED_HEADERS],
+            max_age=600,
+        )
     access_log = AccessLog(
         logging.getLogger("gateway.access"), json_format=settings.log_format == "json"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from typing import Any
 
@@ -50,7 +51,7 @@ def authenticate(request: Request, state: GatewayState) -> str:
 def require_admin(request: Request, state: GatewayState) -> None:
     if state.admin_key_hash is None:
         raise PermissionDeniedError("Admin endpoints are disabled: GATEWAY_ADMIN_KEY is not set.")
-    if sha256_hex(_bearer_token(request)) != state.admin_key_hash:
+    if not hmac.compare_digest(sha256_hex(_bearer_token(request)), state.admin_key_hash):
         raise AuthenticationError("Incorrect admin key provided.")
 
 

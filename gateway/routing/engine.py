@@ -18,6 +18,7 @@ from gateway.errors import (
     NoCandidateError,
     NotFoundError,
     PermissionDeniedError,
+    UpstreamUnavailableError,
 )
 from gateway.routing.decision import Candidate, Decision, RouteRequest, decision_to_dict
 from gateway.routing.policy import (
@@ -48,6 +49,9 @@ __all__ = [
 
 DEFAULT_LATENCY_MS = 1000.0
 TIER_HEADER = "x-gateway-safety-tier"
+CIRCUIT_OPEN = "circuit open (recent failures)"
+#: What a client is told to wait when only open circuits stand in the way (the cool-down).
+CIRCUIT_RETRY_AFTER_S = 5.0
 _TOOLS = FEATURE_BITS["tools"]
 _VISION = FEATURE_BITS["vision"]
 _STREAMING = FEATURE_BITS["streaming"]
@@ -232,7 +236,7 @@ def _filter(
             latency = DEFAULT_LATENCY_MS
         why = _why_not(model, request, tier, need, out_tokens)
         if not why and not stats.is_available(model.name, now):
-            why = "circuit open (recent failures)"
+            why = CIRCUIT_OPEN
         if why:
             dropped.append(Candidate(model, cost, observed, latency, 0, 0.0, "excluded", why))
         else:
@@ -323,6 +327,12 @@ def _raise_none_left(
             f"The tenant '{tenant.name}' requires safety tier {tier}, which no model of route "
             f"'{route.name}' meets for this request: {detail}",
             param="model",
+        )
+    if any(c.note == CIRCUIT_OPEN for c in dropped):
+        # Temporary and on the gateway's side: a 503 the SDK retries, not a client error.
+        raise UpstreamUnavailableError(
+            f"No model of route '{route.name}' is available right now: {detail}",
+            retry_after=CIRCUIT_RETRY_AFTER_S,
         )
     raise NoCandidateError(
         f"No model of route '{route.name}' fits this request: {detail}", param="model"

@@ -1,0 +1,136 @@
+"""Resilience: clients that hang up mid-stream cancel the Bedrock call and leak nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import httpx2 as httpx
+import openai
+import orjson
+
+from gateway.emulator.runner import RunningEmulator
+from tests.resilience.helpers import (
+    HAIKU,
+    KEY,
+    task_count,
+    wait_pool_idle,
+    wait_tasks_at_most,
+)
+from tests.support.servers import GatewayServer
+
+DISCONNECTS = 100
+SDK_DISCONNECTS = 20
+CONCURRENCY = 25
+CHUNK_DELAY_MS = 150  # 8 chunks and their frames: a stream lasts ~2 s unless cut
+BODY = {"model": "haiku", "stream": True, "messages": [{"role": "user", "content": "tell"}]}
+
+
+async def _hang_up_after_first_chunk(host: str, port: int) -> bytes:
+    """POST a streamed request on a raw socket, read until the first SSE event, close."""
+    reader, writer = await asyncio.open_connection(host, port)
+    payload = orjson.dumps(BODY)
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\n"
+        b"Host: %s:%d\r\n"
+        b"Authorization: Bearer %s\r\n"
+        b"Content-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (host.encode(), port, KEY.encode(), len(payload), payload)
+    )
+    await writer.drain()
+    received = b""
+    try:
+        async with asyncio.timeout(10):
+            while b"data: " not in received:
+                chunk = await reader.read(4096)
+                if not chunk:
+                    break
+                received += chunk
+    finally:
+        writer.transport.abort()  # a hard close, as a client that goes away
+    return received
+
+
+def _in_flight(server: GatewayServer) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=5).text
+    match = re.search(r"^gateway_in_flight_requests(?:\{[^}]*\})? (\S+)$", text, re.M)
+    assert match, "gateway_in_flight_requests not exported"
+    return float(match.group(1))
+
+
+async def _warm_up(server: GatewayServer) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            f"{server.url}/v1/chat/completions",
+            json=BODY,
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        assert response.status_code == 200
+
+
+def _wait_calls_ended(emulator: RunningEmulator, expected: int, timeout_s: float = 10) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        statuses = [c["status"] for c in emulator.state.calls() if c["model_id"] == HAIKU]
+        if len(statuses) >= expected or time.monotonic() > deadline:
+            return statuses
+        time.sleep(0.05)
+
+
+async def test_100_disconnects_mid_stream_leak_no_connection_or_task(
+    gateway: GatewayServer, emulator: RunningEmulator
+) -> None:
+    await _warm_up(gateway)
+    wait_pool_idle(gateway)
+    baseline = wait_tasks_at_most(gateway, 0, timeout_s=1.0)
+    emulator.state.set_fault(HAIKU, "slow", chunk_delay_ms=CHUNK_DELAY_MS)
+    emulator.state.reset_calls()
+    host, port = "127.0.0.1", gateway.server.config.port
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one() -> bytes:
+        async with limit:
+            return await _hang_up_after_first_chunk(host, port)
+
+    started = time.monotonic()
+    answers = await asyncio.gather(*(one() for _ in range(DISCONNECTS)))
+    cut_after = time.monotonic() - started
+    assert all(a.startswith(b"HTTP/1.1 200") and b"data: " in a for a in answers)
+    # every upstream call ended early: arrived, logged, and none ran to its end (200)
+    statuses = _wait_calls_ended(emulator, DISCONNECTS)
+    assert emulator.state.counts()[HAIKU]["converse-stream"] == DISCONNECTS
+    assert len(statuses) == DISCONNECTS, statuses
+    assert set(statuses) == {499}, statuses
+    # faster than the streams would have taken to finish, even one batch after another
+    assert cut_after < (DISCONNECTS / CONCURRENCY) * 12 * CHUNK_DELAY_MS / 1000
+    wait_pool_idle(gateway)
+    assert wait_tasks_at_most(gateway, baseline) <= baseline, (baseline, task_count(gateway))
+    assert _in_flight(gateway) == 0
+
+
+async def test_sdk_stream_closed_early_cancels_the_upstream_call(
+    gateway: GatewayServer, emulator: RunningEmulator
+) -> None:
+    """The openai SDK's own ``close()`` after the first chunk, 20 times concurrently."""
+    await _warm_up(gateway)
+    baseline = wait_tasks_at_most(gateway, 0, timeout_s=1.0)
+    emulator.state.set_fault(HAIKU, "slow", chunk_delay_ms=CHUNK_DELAY_MS)
+    emulator.state.reset_calls()
+    client = openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)
+
+    async def one() -> None:
+        stream = await client.chat.completions.create(
+            model="haiku", messages=[{"role": "user", "content": "tell"}], stream=True
+        )
+        async for _chunk in stream:
+            break
+        await stream.close()
+
+    await asyncio.gather(*(one() for _ in range(SDK_DISCONNECTS)))
+    await client.close()
+    statuses = _wait_calls_ended(emulator, SDK_DISCONNECTS)
+    assert statuses == [499] * SDK_DISCONNECTS
+    wait_pool_idle(gateway)
+    assert wait_tasks_at_most(gateway, baseline) <= baseline
+    assert _in_flight(gateway) == 0
