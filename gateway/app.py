@@ -7,7 +7,6 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
@@ -101,7 +100,10 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             pool_size=settings.upstream_pool_size,
             connect_timeout=settings.upstream_connect_timeout_s,
         )
-        state.http = aiohttp.ClientSession() if settings.allow_image_urls else None
+        if settings.allow_image_urls:  # aiohttp is loaded only for fetching image URLs
+            import aiohttp
+
+            state.http = aiohttp.ClientSession()
         if settings.redis_url is not None:
             connect_redis(state, settings.redis_url.get_secret_value())
         watcher = PolicyWatcher(state)

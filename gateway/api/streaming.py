@@ -8,6 +8,8 @@ ends the stream with an OpenAI-style error event, never a silent stop.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from gateway.api.chat import ChatPlan
     from gateway.providers.bedrock import ConverseEventStream
 
+DRAIN_S = 1.0
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _PREAMBLE_EVENTS = frozenset({"messageStart"})
 
@@ -118,19 +121,22 @@ async def _sse_body(
     deltas: list[Delta] = []
     keep = deltas.extend if cache_plan.key is not None else None
     try:
-        for event_type, payload in opened.buffered:
-            yield _encode(translator.feed(event_type, payload), keep)
-        async for event_type, payload in opened.stream:
-            chunks = translator.feed(event_type, payload)
-            if chunks:
-                yield _encode(chunks, keep)
+        out = _feed(translator, opened.buffered, keep)
+        while translator.usage is None:  # Bedrock's `metadata` event ends the message
+            if out:
+                yield out  # one write per network read of Bedrock's stream, not per event
+            batch = await opened.stream.next_batch()
+            if not batch:
+                break
+            out = _feed(translator, batch, keep)
         if not translator.finished:
             raise UpstreamServerError("Bedrock's stream ended before the message was complete.")
         elapsed = time.perf_counter() - opened.started
         state.stats.record_success(model, latency_ms=elapsed * 1000.0, ttft_ms=ttft * 1000.0)
         state.metrics.upstream_duration.labels(model).observe(elapsed)
         record_usage(state, plan.decision, ctx, translator.usage)
-        yield SSE_DONE
+        yield out + SSE_DONE
+        await _drain(opened.stream)
         completion = translator.to_completion()
         note_debug(ctx, state.settings.log_prompts, plan.request.messages, completion)
         if keep is not None:
@@ -146,6 +152,22 @@ async def _sse_body(
         with anyio.CancelScope(shield=True):
             await opened.stream.aclose()
             await settle(state, admission, ctx)
+
+
+async def _drain(stream: ConverseEventStream) -> None:
+    """Read the end of the body after ``metadata`` so the connection goes back to the pool."""
+    with contextlib.suppress(UpstreamError, TimeoutError):
+        async with asyncio.timeout(DRAIN_S):
+            await stream.next_batch()
+
+
+def _feed(
+    translator: StreamTranslator,
+    events: Iterable[tuple[str, dict[str, Any]]],
+    keep: Callable[[Iterable[Delta]], None] | None,
+) -> bytes:
+    """The SSE bytes for a batch of Bedrock events."""
+    return b"".join(_encode(translator.feed(et, payload), keep) for et, payload in events)
 
 
 def _encode(

@@ -1,28 +1,37 @@
-"""Providers: the async Bedrock Runtime client (pooled aiohttp transport, SigV4 or bearer auth)."""
+"""Providers: the async Bedrock Runtime client (pooled HTTP/1.1 transport, SigV4 or bearer auth)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
-from yarl import URL
 
-from gateway.errors import UpstreamAccessDeniedError, UpstreamServerError, UpstreamTimeoutError
+from gateway.errors import (
+    UpstreamAccessDeniedError,
+    UpstreamError,
+    UpstreamServerError,
+    UpstreamTimeoutError,
+)
 from gateway.providers.bedrock_errors import error_from_response, error_from_transport
 from gateway.providers.event_stream import ConverseEventStream
+from gateway.providers.http1 import Http1Error, Http1Pool, Http1Response, Http1Stream, host_header
 from gateway.providers.signing import CredentialSource, SigV4Signer, canonical_uri
 
 __all__ = ["BedrockClient", "ConverseEventStream", "InvokeResult"]
 
 _JSON = "application/json"
+_POST = b"POST"
+_ACCEPT_JSON = b"Accept: application/json\r\n"
+#: What the transport raises for a failure below HTTP (mapped by ``error_from_transport``).
+_TRANSPORT_ERRORS = (Http1Error, OSError)
 _TARGET_CACHE_LIMIT = 1024
 _KEEPALIVE_S = 60.0
 _NO_CREDENTIALS = (
@@ -41,7 +50,7 @@ class InvokeResult:
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    url: URL
+    path: bytes
     canonical_path: str
 
 
@@ -55,7 +64,7 @@ class _Environment:
 
 
 class BedrockClient:
-    """Converse, ConverseStream and InvokeModel over one pooled aiohttp session.
+    """Converse, ConverseStream and InvokeModel over one pooled HTTP/1.1 keep-alive client.
 
     Build it with :meth:`from_environment` (the AWS default chain) or directly, then
     ``await start()`` inside the running loop (or ``async with``) and ``await close()``.
@@ -77,9 +86,10 @@ class BedrockClient:
             raise ValueError(f"Bedrock endpoint must be an http(s) URL, got {endpoint_url!r}")
         self._base = f"{parts.scheme}://{parts.netloc}{parts.path}"
         self._base_path = parts.path
-        default_port = 443 if parts.scheme == "https" else 80
-        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        self._host = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
+        self._tls = parts.scheme == "https"
+        self._hostname = parts.hostname
+        self._port = parts.port or (443 if self._tls else 80)
+        self._host = host_header(parts.hostname, self._port, tls=self._tls)
         self.region = region
         self.endpoint_url = self._base
         self._bearer = bearer_token
@@ -89,8 +99,12 @@ class BedrockClient:
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
         self._targets: dict[tuple[str, str], _Target] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._connector: aiohttp.TCPConnector | None = None
+        self._bearer_block = (
+            f"Content-Type: {_JSON}\r\nAuthorization: Bearer {bearer_token}\r\n".encode()
+            if bearer_token is not None
+            else b""
+        )
+        self._pool: Http1Pool | None = None
 
     @classmethod
     async def from_environment(
@@ -119,26 +133,27 @@ class BedrockClient:
         return self._bearer is not None or self._credentials is not None
 
     async def start(self) -> None:
-        """Create the pooled session (inside the running loop); idempotent."""
-        if self._session is not None:
+        """Create the connection pool (inside the running loop); idempotent."""
+        if self._pool is not None:
             return
-        self._connector = aiohttp.TCPConnector(
+        context = await asyncio.to_thread(ssl.create_default_context) if self._tls else None
+        if self._pool is not None:
+            return
+        self._pool = Http1Pool(
+            self._hostname,
+            self._port,
+            ssl=context,
+            server_hostname=self._hostname if self._tls else None,
             limit=self._pool_size,
-            limit_per_host=0,
-            keepalive_timeout=_KEEPALIVE_S,
-            enable_cleanup_closed=True,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=self._connector,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
-            auto_decompress=True,
+            connect_timeout=self._connect_timeout,
+            idle_timeout=_KEEPALIVE_S,
         )
 
     async def close(self) -> None:
-        """Close the session and every pooled connection."""
-        session, self._session, self._connector = self._session, None, None
-        if session is not None:
-            await session.close()
+        """Close the pool and every pooled connection."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
 
     async def __aenter__(self) -> BedrockClient:
         await self.start()
@@ -154,30 +169,23 @@ class BedrockClient:
 
     def pool_stats(self) -> dict[str, int]:
         """Connections in use and idle in the pool (for tests and diagnostics)."""
-        connector = self._connector
-        if connector is None:
+        if self._pool is None:
             return {"in_use": 0, "idle": 0, "limit": self._pool_size}
-        acquired = getattr(connector, "_acquired", ())
-        idle = getattr(connector, "_conns", {})
-        return {
-            "in_use": len(acquired),
-            "idle": sum(len(conns) for conns in idle.values()),
-            "limit": connector.limit,
-        }
+        return self._pool.stats()
 
     async def converse(self, model_id: str, body: bytes, *, timeout: float) -> dict[str, Any]:
         """Converse: the parsed JSON answer; failures raise the mapped ``UpstreamError``."""
-        status, headers, raw = await self._call(model_id, "converse", body, timeout, None)
-        if status != 200:
-            raise error_from_response(status, headers, raw, model_id=model_id)
-        return _parse_object(raw, model_id)
+        response = await self._call(model_id, "converse", body, timeout, None)
+        if response.status != 200:
+            raise _error(response, model_id)
+        return _parse_object(response.body, model_id)
 
     async def invoke_model(self, model_id: str, body: bytes, *, timeout: float) -> InvokeResult:
         """InvokeModel with a JSON body (embeddings): the parsed JSON answer and headers."""
-        status, headers, raw = await self._call(model_id, "invoke", body, timeout, _JSON)
-        if status != 200:
-            raise error_from_response(status, headers, raw, model_id=model_id)
-        return InvokeResult(body=_parse_object(raw, model_id), headers=headers)
+        response = await self._call(model_id, "invoke", body, timeout, _ACCEPT_JSON)
+        if response.status != 200:
+            raise _error(response, model_id)
+        return InvokeResult(body=_parse_object(response.body, model_id), headers=response.headers)
 
     async def converse_stream(
         self, model_id: str, body: bytes, *, timeout: float
@@ -186,74 +194,55 @@ class BedrockClient:
 
         ``timeout`` bounds the wait for the response headers and each gap between frames.
         """
-        response = await self._open(model_id, "converse-stream", body, timeout, None)
-        if response.status == 200:
-            return ConverseEventStream(response, model_id=model_id, idle_timeout=timeout)
+        pool = self._require_pool()
+        target = self._target(model_id, "converse-stream")
+        headers = await self._headers(target, body, None)
         try:
             async with asyncio.timeout(timeout):
-                raw = await response.read()
+                stream = await pool.open(_POST, target.path, headers, body)
+                if stream.status != 200:
+                    await _raise_for_stream(stream, model_id)
         except TimeoutError as exc:
             raise _timeout(model_id, timeout) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except _TRANSPORT_ERRORS as exc:
             raise error_from_transport(exc, model_id=model_id) from exc
-        finally:
-            response.release()
-        raise error_from_response(response.status, response.headers, raw, model_id=model_id)
+        return ConverseEventStream(stream, model_id=model_id, idle_timeout=timeout)
 
     async def _call(
-        self, model_id: str, operation: str, body: bytes, timeout: float, accept: str | None
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        """One request read to the end within ``timeout``: status, headers, body."""
-        session = self._require_session()
+        self, model_id: str, operation: str, body: bytes, timeout: float, accept: bytes | None
+    ) -> Http1Response:
+        """One request read to the end within ``timeout`` (one deadline for the whole call)."""
+        pool = self._require_pool()
         target = self._target(model_id, operation)
         headers = await self._headers(target, body, accept)
         try:
             async with asyncio.timeout(timeout):
-                async with session.post(target.url, data=body, headers=headers) as response:
-                    raw = await response.read()
-                    return response.status, response.headers, raw
+                return await pool.request(_POST, target.path, headers, body)
         except TimeoutError as exc:
             raise _timeout(model_id, timeout) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except _TRANSPORT_ERRORS as exc:
             raise error_from_transport(exc, model_id=model_id) from exc
 
-    async def _open(
-        self, model_id: str, operation: str, body: bytes, timeout: float, accept: str | None
-    ) -> aiohttp.ClientResponse:
-        """Send a request and return the response once its headers arrived."""
-        session = self._require_session()
-        target = self._target(model_id, operation)
-        headers = await self._headers(target, body, accept)
-        try:
-            async with asyncio.timeout(timeout):
-                return await session.post(target.url, data=body, headers=headers)
-        except TimeoutError as exc:
-            raise _timeout(model_id, timeout) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise error_from_transport(exc, model_id=model_id) from exc
-
-    def _require_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def _require_pool(self) -> Http1Pool:
+        if self._pool is None:
             raise RuntimeError("BedrockClient is not started: await client.start() first")
-        return self._session
+        return self._pool
 
     def _target(self, model_id: str, operation: str) -> _Target:
         key = (model_id, operation)
         target = self._targets.get(key)
         if target is None:
             path = f"{self._base_path}/model/{quote(model_id, safe='')}/{operation}"
-            target = _Target(
-                url=URL(f"{self._base}/model/{quote(model_id, safe='')}/{operation}", encoded=True),
-                canonical_path=canonical_uri(path),
-            )
+            target = _Target(path=path.encode("ascii"), canonical_path=canonical_uri(path))
             if len(self._targets) >= _TARGET_CACHE_LIMIT:
                 self._targets.clear()
             self._targets[key] = target
         return target
 
-    async def _headers(self, target: _Target, body: bytes, accept: str | None) -> dict[str, str]:
+    async def _headers(self, target: _Target, body: bytes, accept: bytes | None) -> bytes:
+        """The header block (without Host and Content-Length, which the transport adds)."""
         if self._bearer is not None:
-            headers = {"Content-Type": _JSON, "Authorization": f"Bearer {self._bearer}"}
+            block = self._bearer_block
         elif self._credentials is not None:
             try:
                 creds = await self._credentials.get()
@@ -261,16 +250,26 @@ class BedrockClient:
                 raise UpstreamAccessDeniedError(
                     f"AWS credentials could not be loaded ({type(exc).__name__}): {str(exc)[:300]}"
                 ) from exc
-            headers = self._signer.sign(
+            block = self._signer.sign(
                 host=self._host, canonical_path=target.canonical_path, body=body, credentials=creds
             )
         else:
             detail = f" ({self._problem})" if self._problem else ""
             raise UpstreamAccessDeniedError(_NO_CREDENTIALS + detail)
-        headers["Host"] = self._host
-        if accept is not None:
-            headers["Accept"] = accept
-        return headers
+        return block if accept is None else block + accept
+
+
+async def _raise_for_stream(stream: Http1Stream, model_id: str) -> None:
+    """Read a non-200 stream answer's body and raise its mapped error."""
+    try:
+        raw = await stream.read()
+    finally:
+        await stream.aclose()
+    raise error_from_response(stream.status, stream.headers, raw, model_id=model_id)
+
+
+def _error(response: Http1Response, model_id: str) -> UpstreamError:
+    return error_from_response(response.status, response.headers, response.body, model_id=model_id)
 
 
 def _timeout(model_id: str, timeout: float) -> UpstreamTimeoutError:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import orjson
 
 from gateway.errors import (
@@ -20,6 +18,7 @@ from gateway.errors import (
     UpstreamUnavailableError,
     UpstreamValidationError,
 )
+from gateway.providers.http1 import Http1PayloadError, Http1ProtocolError
 
 MAX_MESSAGE_CHARS = 500
 
@@ -166,14 +165,23 @@ def error_from_stream_error(code: str, message: str, *, model_id: str) -> Upstre
 
 
 def error_from_transport(exc: BaseException, *, model_id: str) -> UpstreamError:
-    """The error for a failure below HTTP: refused or reset connection, timeout, cut body."""
+    """The error for a failure below HTTP: refused or reset connection, timeout, cut body.
+
+    Timeouts -> ``UpstreamTimeoutError``; an invalid, oversized or cut-off response ->
+    ``UpstreamServerError``; a refused, reset or closed connection, a closed pool and any
+    other OSError -> ``UpstreamUnavailableError``.
+    """
     name = type(exc).__name__
     text = str(exc)[:200]
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError | aiohttp.ServerTimeoutError):
+    if isinstance(exc, TimeoutError):
         return UpstreamTimeoutError(f"Bedrock did not answer in time for model {model_id}")
-    if isinstance(exc, aiohttp.ClientPayloadError):
+    if isinstance(exc, Http1PayloadError):
         return UpstreamServerError(
             f"Bedrock response for model {model_id} was cut off: {name}: {text}"
+        )
+    if isinstance(exc, Http1ProtocolError):
+        return UpstreamServerError(
+            f"Bedrock sent an invalid HTTP response for model {model_id}: {name}: {text}"
         )
     return UpstreamUnavailableError(
         f"Bedrock is unreachable for model {model_id}: {name}: {text}".rstrip(": ")

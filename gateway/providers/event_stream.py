@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-import aiohttp
 import orjson
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
 
 from gateway.errors import UpstreamError, UpstreamServerError, UpstreamTimeoutError
 from gateway.providers.bedrock_errors import error_from_stream_error, error_from_stream_exception
+from gateway.providers.http1 import Http1Error
 
-_READ_SIZE = 65536
+Event = tuple[str, dict[str, Any]]
+
+
+class BodySource(Protocol):
+    """What the stream reads from: an ``Http1Stream`` (or a test double)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def set_read_timeout(self, seconds: float | None) -> None: ...
+
+    async def next_chunks(self) -> list[bytes]: ...
+
+    async def aclose(self) -> None: ...
 
 
 class ConverseEventStream:
     """Async iterator of ``(event_type, payload)`` over one ConverseStream response.
 
-    Exception frames raise the mapped ``UpstreamError``; a corrupt, truncated or dropped
-    stream raises ``UpstreamServerError``; no frame within ``idle_timeout`` seconds raises
-    ``UpstreamTimeoutError``. Always ``aclose()`` it (or use ``async with``): that returns
-    the connection to the pool, or drops it when the body was not read to the end.
+    :meth:`next_batch` returns every event decoded from what has arrived (iteration is built
+    on it). Exception frames raise the mapped ``UpstreamError``; a corrupt, truncated or
+    dropped stream raises ``UpstreamServerError``; no byte within ``idle_timeout`` seconds
+    while waiting raises ``UpstreamTimeoutError``. Always ``aclose()`` it (or use
+    ``async with``): that returns the connection to the pool, or drops it when the body was
+    not read to the end.
     """
 
     __slots__ = (
@@ -33,14 +47,15 @@ class ConverseEventStream:
         "_fed",
         "_finished",
         "_idle_timeout",
+        "_index",
         "_model_id",
+        "_pending",
+        "_queue",
         "_response",
         "_seen_metadata",
     )
 
-    def __init__(
-        self, response: aiohttp.ClientResponse, *, model_id: str, idle_timeout: float
-    ) -> None:
+    def __init__(self, response: BodySource, *, model_id: str, idle_timeout: float) -> None:
         self._response = response
         self._model_id = model_id
         self._idle_timeout = idle_timeout
@@ -50,6 +65,10 @@ class ConverseEventStream:
         self._seen_metadata = False
         self._finished = False
         self._closed = False
+        self._pending: UpstreamError | None = None
+        self._queue: list[Event] = []
+        self._index = 0
+        response.set_read_timeout(idle_timeout)
 
     @property
     def model_id(self) -> str:
@@ -80,57 +99,92 @@ class ConverseEventStream:
             return
         self._closed = True
         self._finished = True
-        if self._response.content.at_eof():
-            self._response.release()
-        else:
-            self._response.close()
+        self._queue = []
+        self._index = 0
+        await self._response.aclose()
 
-    async def __anext__(self) -> tuple[str, dict[str, Any]]:
+    async def __anext__(self) -> Event:
+        index = self._index
+        queue = self._queue
+        if index >= len(queue):
+            queue = self._queue = await self.next_batch()
+            if not queue:
+                raise StopAsyncIteration
+            index = 0
+        self._index = index + 1
+        return queue[index]
+
+    async def next_batch(self) -> list[Event]:
+        """Every complete event that has arrived (waiting for one); ``[]`` after a clean end."""
+        if self._index < len(self._queue):
+            rest = self._queue[self._index :]
+            self._queue, self._index = [], 0
+            return rest
         if self._finished:
-            raise StopAsyncIteration
+            return []
         try:
             while True:
-                message = await self._next_message()
-                if message is None:
+                batch = self._drain()
+                if batch:
+                    return batch
+                if not await self._fill():
                     await self._end_of_body()
-                    raise StopAsyncIteration
-                event = self._decode(message)
-                if event is not None:
-                    return event
+                    return []
         except UpstreamError:
             await self.aclose()
             raise
 
-    async def _next_message(self) -> EventStreamMessage | None:
-        """The next complete frame, or None at the end of the body (idle timeout applies)."""
+    def _drain(self) -> list[Event]:
+        """Decode every complete frame in the buffer; an error after events waits its turn."""
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            raise pending
+        batch: list[Event] = []
         try:
-            async with asyncio.timeout(self._idle_timeout):
-                while True:
-                    message = next(self._buffer, None)
-                    if message is not None:
-                        # botocore-stubs type ``prelude``/``headers`` as int; they are objects.
-                        self._consumed += cast(Any, message.prelude).total_length
-                        return message
-                    chunk = await self._response.content.readany()
-                    if not chunk:
-                        return None
-                    self._fed += len(chunk)
-                    self._buffer.add_data(chunk)
+            for message in self._buffer:
+                # botocore-stubs type ``prelude``/``headers`` as int; they are objects.
+                self._consumed += cast(Any, message.prelude).total_length
+                event = self._decode(message)
+                if event is not None:
+                    batch.append(event)
+        except ParserError as exc:
+            error = self._corrupt(exc)
+            if not batch:
+                raise error from exc
+            self._pending = error
+        except UpstreamError as exc:
+            if not batch:
+                raise
+            self._pending = exc
+        return batch
+
+    async def _fill(self) -> bool:
+        """Feed what has arrived to the frame buffer; False at the end of the body."""
+        try:
+            chunks = await self._response.next_chunks()
         except TimeoutError as exc:
             raise UpstreamTimeoutError(
                 f"Bedrock stream for model {self._model_id} stalled: no event within "
                 f"{self._idle_timeout:g}s"
             ) from exc
-        except ParserError as exc:
-            raise UpstreamServerError(
-                f"Bedrock stream for model {self._model_id} is corrupt "
-                f"({type(exc).__name__}: {str(exc)[:200]})"
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except (Http1Error, OSError) as exc:
             raise UpstreamServerError(
                 f"Bedrock stream for model {self._model_id} broke off before its end "
                 f"({type(exc).__name__})"
             ) from exc
+        if not chunks:
+            return False
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._fed += len(data)
+        self._buffer.add_data(data)
+        return True
+
+    def _corrupt(self, exc: ParserError) -> UpstreamServerError:
+        return UpstreamServerError(
+            f"Bedrock stream for model {self._model_id} is corrupt "
+            f"({type(exc).__name__}: {str(exc)[:200]})"
+        )
 
     async def _end_of_body(self) -> None:
         if self._fed != self._consumed:

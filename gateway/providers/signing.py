@@ -7,11 +7,14 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 from urllib.parse import quote
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
 _KEY_CACHE_LIMIT = 8
+#: How often refreshable credentials are asked whether they need a refresh.
+CHECK_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,24 +27,49 @@ class FrozenCredentials:
 
 
 class CredentialSource:
-    """Reads botocore's (possibly refreshable) credentials without blocking the event loop."""
+    """botocore's (possibly refreshable) credentials, frozen once and served for free.
 
-    __slots__ = ("_credentials",)
+    Static credentials are frozen on first use. Refreshable ones (``refresh_needed()``) are
+    re-checked at most every ``CHECK_INTERVAL_S`` seconds; a due refresh runs in a worker
+    thread (one at a time), never on the event loop.
+    """
+
+    __slots__ = ("_check_at", "_credentials", "_frozen", "_lock", "_refreshable")
 
     def __init__(self, credentials: Any) -> None:
         self._credentials = credentials
+        self._refreshable = callable(getattr(credentials, "refresh_needed", None))
+        self._frozen: FrozenCredentials | None = None
+        self._check_at = 0.0
+        self._lock: asyncio.Lock | None = None
 
     async def get(self) -> FrozenCredentials:
-        """Current credentials; a refresh that is due runs in a worker thread."""
+        """Current credentials; near-free on the hot path."""
+        frozen = self._frozen
+        if frozen is not None and (not self._refreshable or monotonic() < self._check_at):
+            return frozen
+        return await self._load()
+
+    async def _load(self) -> FrozenCredentials:
         creds = self._credentials
-        refresh_needed = getattr(creds, "refresh_needed", None)
-        if callable(refresh_needed) and refresh_needed():
-            frozen = await asyncio.to_thread(creds.get_frozen_credentials)
-            return _freeze(frozen)
-        get_frozen = getattr(creds, "get_frozen_credentials", None)
-        if callable(get_frozen):
-            return _freeze(get_frozen())
-        return _freeze(creds)
+        if not self._refreshable:
+            get_frozen = getattr(creds, "get_frozen_credentials", None)
+            frozen = _freeze(get_frozen() if callable(get_frozen) else creds)
+            self._frozen = frozen
+            return frozen
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            current = self._frozen
+            if current is not None and monotonic() < self._check_at:
+                return current
+            if creds.refresh_needed():
+                frozen = _freeze(await asyncio.to_thread(creds.get_frozen_credentials))
+            else:
+                frozen = _freeze(creds.get_frozen_credentials())
+            self._frozen = frozen
+            self._check_at = monotonic() + CHECK_INTERVAL_S
+            return frozen
 
 
 def _freeze(creds: Any) -> FrozenCredentials:
@@ -103,11 +131,13 @@ class SigV4Signer:
         credentials: FrozenCredentials,
         content_type: str = "application/json",
         now: float | None = None,
-    ) -> dict[str, str]:
-        """Headers to send with a POST: Content-Type, X-Amz-Date, Authorization (+ token).
+    ) -> bytes:
+        """The HTTP/1.1 header lines to send with a POST, as one ``Name: value\\r\\n`` block.
 
-        ``canonical_path`` is the result of :func:`canonical_uri` on the path as sent.
-        ``host`` is the Host header as sent (with the port when it is not the default).
+        Content-Type, X-Amz-Date, Authorization (+ X-Amz-Security-Token); Host is not in the
+        block (the transport writes it) but is signed: ``host`` is the Host header as sent
+        (with the port when it is not the default). ``canonical_path`` is the result of
+        :func:`canonical_uri` on the path as sent.
         """
         amz_date = self._amz_date(now)
         datestamp = amz_date[:8]
@@ -119,9 +149,11 @@ class SigV4Signer:
                 f"content-type:{content_type}\nhost:{host}\nx-amz-date:{amz_date}\n"
                 f"x-amz-security-token:{token}\n"
             )
+            token_line = f"X-Amz-Security-Token: {token}\r\n"
         else:
             signed_headers = "content-type;host;x-amz-date"
             header_block = f"content-type:{content_type}\nhost:{host}\nx-amz-date:{amz_date}\n"
+            token_line = ""
         canonical_request = (
             f"POST\n{canonical_path}\n\n{header_block}\n{signed_headers}\n{payload_hash}"
         )
@@ -132,14 +164,14 @@ class SigV4Signer:
         )
         key = self.signing_key(credentials.secret_key, datestamp)
         signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-        headers = {
-            "Content-Type": content_type,
-            "X-Amz-Date": amz_date,
-            "Authorization": (
-                f"{_ALGORITHM} Credential={credentials.access_key}/{scope}, "
-                f"SignedHeaders={signed_headers}, Signature={signature}"
-            ),
-        }
-        if token:
-            headers["X-Amz-Security-Token"] = token
-        return headers
+        return (
+            f"Content-Type: {content_type}\r\nX-Amz-Date: {amz_date}\r\n"
+            f"Authorization: {_ALGORITHM} Credential={credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed_headers}, Signature={signature}\r\n{token_line}"
+        ).encode()
+
+
+def parse_header_block(block: bytes) -> dict[str, str]:
+    """The ``Name: value`` lines of a header block as a dict (for tests and diagnostics)."""
+    lines = block.decode().split("\r\n")
+    return dict(line.split(": ", 1) for line in lines if line)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
 import orjson
 import pytest
 
@@ -23,6 +22,16 @@ from gateway.providers.bedrock_errors import (
     error_from_stream_error,
     error_from_stream_exception,
     error_from_transport,
+)
+from gateway.providers.http1 import (
+    Http1BodyTooLarge,
+    Http1ConnectionClosed,
+    Http1ConnectTimeout,
+    Http1Error,
+    Http1HeadersTooLarge,
+    Http1PayloadError,
+    Http1ProtocolError,
+    Http1ReadTimeout,
 )
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -169,27 +178,21 @@ def test_unknown_stream_exception_is_server_error() -> None:
     assert type(err) is UpstreamThrottledError
 
 
-class _Key:
-    ssl = False
-    host = "127.0.0.1"
-    port = 1
-
-
 @pytest.mark.parametrize(
     ("exc", "cls"),
     [
         (TimeoutError(), UpstreamTimeoutError),
         (OSError(113, "no route to host"), UpstreamUnavailableError),
-        (aiohttp.ServerTimeoutError("read"), UpstreamTimeoutError),
+        (Http1ReadTimeout("read"), UpstreamTimeoutError),
+        (Http1ConnectTimeout("connect"), UpstreamTimeoutError),
         (ConnectionRefusedError(111, "refused"), UpstreamUnavailableError),
         (ConnectionResetError(104, "reset"), UpstreamUnavailableError),
-        (aiohttp.ServerDisconnectedError(), UpstreamUnavailableError),
-        (aiohttp.ClientOSError(104, "reset by peer"), UpstreamUnavailableError),
-        (
-            aiohttp.ClientConnectorError(_Key(), OSError(111, "refused")),  # type: ignore[arg-type]
-            UpstreamUnavailableError,
-        ),
-        (aiohttp.ClientPayloadError("cut"), UpstreamServerError),
+        (Http1ConnectionClosed("closed"), UpstreamUnavailableError),
+        (Http1Error("the connection pool is closed"), UpstreamUnavailableError),
+        (Http1PayloadError("cut"), UpstreamServerError),
+        (Http1ProtocolError("garbage"), UpstreamServerError),
+        (Http1HeadersTooLarge("big"), UpstreamServerError),
+        (Http1BodyTooLarge("big"), UpstreamServerError),
     ],
 )
 def test_transport_errors(exc: BaseException, cls: type[UpstreamError]) -> None:

@@ -70,42 +70,38 @@ def test_encoder_matches_the_reference_vector() -> None:
     assert event("messageStart", {"role": "assistant"}).hex() == expected
 
 
-class _Content:
-    def __init__(self, chunks: list[bytes], stall: float | None) -> None:
+class FakeResponse:
+    """Just what ConverseEventStream uses of Http1Stream: next_chunks, aclose, headers."""
+
+    def __init__(self, chunks: list[bytes], stall: float | None = None) -> None:
         self._chunks = list(chunks)
         self._stall = stall
         self.eof = False
-
-    async def readany(self) -> bytes:
-        if self._chunks:
-            return self._chunks.pop(0)
-        if self._stall is not None:
-            await asyncio.sleep(self._stall)
-        self.eof = True
-        return b""
-
-    def at_eof(self) -> bool:
-        return self.eof
-
-
-class FakeResponse:
-    """Just what ConverseEventStream uses of aiohttp.ClientResponse."""
-
-    def __init__(self, chunks: list[bytes], stall: float | None = None) -> None:
-        self.content = _Content(chunks, stall)
+        self.timeout: float | None = None
         self.headers: dict[str, str] = {}
         self.released = 0
         self.closed = 0
 
-    def release(self) -> None:
-        self.released += 1
+    def set_read_timeout(self, seconds: float | None) -> None:
+        self.timeout = seconds
 
-    def close(self) -> None:
-        self.closed += 1
+    async def next_chunks(self) -> list[bytes]:
+        if self._chunks:
+            return [self._chunks.pop(0)]
+        if self._stall is not None:
+            await asyncio.wait_for(asyncio.sleep(self._stall), self.timeout)
+        self.eof = True
+        return []
+
+    async def aclose(self) -> None:
+        if self.eof:
+            self.released += 1
+        else:
+            self.closed += 1
 
 
 def _stream(response: FakeResponse, idle: float = 1.0) -> ConverseEventStream:
-    return ConverseEventStream(response, model_id=MODEL, idle_timeout=idle)  # type: ignore[arg-type]
+    return ConverseEventStream(response, model_id=MODEL, idle_timeout=idle)
 
 
 FULL = [
@@ -216,3 +212,65 @@ async def test_early_aclose_closes_the_connection_once() -> None:
     assert response.closed == 1 and response.released == 0
     with pytest.raises(StopAsyncIteration):
         await stream.__anext__()
+
+
+class BatchResponse(FakeResponse):
+    """Hands out several chunks per read, as a fast network does."""
+
+    def __init__(self, reads: list[list[bytes]]) -> None:
+        super().__init__([])
+        self._reads = list(reads)
+
+    async def next_chunks(self) -> list[bytes]:
+        if self._reads:
+            return self._reads.pop(0)
+        self.eof = True
+        return []
+
+
+async def test_next_batch_returns_every_frame_that_arrived() -> None:
+    data = b"".join(FULL)
+    response = BatchResponse([[FULL[0]], [data[len(FULL[0]) : -10], data[-10:]]])
+    stream = _stream(response)
+    first = await stream.next_batch()
+    assert [name for name, _ in first] == ["messageStart"]
+    second = await stream.next_batch()
+    assert [name for name, _ in second] == ORDER[1:]
+    assert await stream.next_batch() == []
+    assert await stream.next_batch() == []
+    assert response.released == 1 and response.closed == 0
+
+
+async def test_next_batch_delivers_events_before_a_following_exception() -> None:
+    response = BatchResponse([[FULL[0] + FULL[1] + exception("throttlingException", "slow")]])
+    stream = _stream(response)
+    assert [name for name, _ in await stream.next_batch()] == ["messageStart", "contentBlockDelta"]
+    with pytest.raises(UpstreamThrottledError, match="slow"):
+        await stream.next_batch()
+    assert response.closed == 1
+    assert await stream.next_batch() == []
+
+
+async def test_iteration_and_batches_mix() -> None:
+    response = BatchResponse([[b"".join(FULL)]])
+    stream = _stream(response)
+    assert (await stream.__anext__())[0] == "messageStart"
+    assert [name for name, _ in await stream.next_batch()] == ORDER[1:]
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
+
+
+async def test_corrupt_frame_after_events_raises_on_the_next_batch() -> None:
+    corrupt = bytearray(FULL[1])
+    corrupt[-6] ^= 0xFF
+    stream = _stream(BatchResponse([[FULL[0] + bytes(corrupt)]]))
+    assert [name for name, _ in await stream.next_batch()] == ["messageStart"]
+    with pytest.raises(UpstreamServerError, match="corrupt"):
+        await stream.next_batch()
+
+
+async def test_end_before_metadata_in_batches_is_server_error() -> None:
+    stream = _stream(BatchResponse([FULL[:3]]))
+    assert len(await stream.next_batch()) == 3
+    with pytest.raises(UpstreamServerError, match="before its metadata"):
+        await stream.next_batch()

@@ -18,6 +18,7 @@ from gateway.providers.signing import (
     FrozenCredentials,
     SigV4Signer,
     canonical_uri,
+    parse_header_block,
 )
 
 FROZEN = dt.datetime(2024, 5, 17, 12, 34, 56, tzinfo=dt.UTC)
@@ -53,13 +54,16 @@ def test_authorization_matches_botocore(model_id: str, token: str | None, endpoi
     expected = _botocore_headers(url, creds, region)
 
     signer = SigV4Signer(region)
-    got = signer.sign(
+    block = signer.sign(
         host=urlsplit(url).netloc,
         canonical_path=canonical_uri(path),
         body=BODY,
         credentials=FrozenCredentials(creds.access_key, creds.secret_key, token),
         now=FROZEN.timestamp(),
     )
+    assert block.endswith(b"\r\n") and b"\r\n\r\n" not in block
+    got = parse_header_block(block)
+    assert got["Content-Type"] == "application/json"
     assert got["Authorization"] == expected["Authorization"]
     assert got["X-Amz-Date"] == expected["X-Amz-Date"] == "20240517T123456Z"
     assert got.get("X-Amz-Security-Token") == expected.get("X-Amz-Security-Token")
@@ -117,3 +121,52 @@ async def test_plain_attribute_credentials() -> None:
 
     assert await CredentialSource(Plain()).get() == FrozenCredentials("AK", "SK", None)
     await asyncio.sleep(0)
+
+
+async def test_static_credentials_are_frozen_once() -> None:
+    class Counting:
+        calls = 0
+
+        def get_frozen_credentials(self) -> Any:
+            Counting.calls += 1
+            return Credentials("AK", "SK").get_frozen_credentials()
+
+    source = CredentialSource(Counting())
+    first = await source.get()
+    assert await source.get() is first
+    assert Counting.calls == 1
+
+
+async def test_refreshable_credentials_are_rechecked_at_most_every_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gateway.providers.signing as signing
+
+    clock = [1000.0]
+    monkeypatch.setattr("gateway.providers.signing.monotonic", lambda: clock[0])
+    checks: list[float] = []
+
+    class Counting(_Refreshable):
+        def refresh_needed(self) -> bool:
+            checks.append(clock[0])
+            return self.needs_refresh
+
+    creds = Counting(needs_refresh=False)
+    source = CredentialSource(creds)
+    first = await source.get()
+    for _ in range(10):
+        assert await source.get() is first
+    assert len(checks) == 1
+    clock[0] += signing.CHECK_INTERVAL_S + 0.1
+    creds.needs_refresh = True
+    await source.get()
+    assert len(checks) == 2
+    assert creds.threads[-1] != threading.get_ident()
+
+
+async def test_concurrent_refresh_runs_once() -> None:
+    creds = _Refreshable(needs_refresh=True)
+    source = CredentialSource(creds)
+    results = await asyncio.gather(*(source.get() for _ in range(5)))
+    assert len(creds.threads) == 1
+    assert all(result == results[0] for result in results)
