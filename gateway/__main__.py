@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=9901)
     check = sub.add_parser("check-policy", help="validate a policy file or folder")
     check.add_argument("path")
+    from gateway.compare import add_compare_parser
+
+    add_compare_parser(sub)
     return parser
 
 
@@ -43,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-policy":
         return check_policy(args.path)
+    if args.command == "compare":
+        from gateway.compare import run_compare
+
+        return run_compare(args)
     if args.command == "emulator":
         from gateway.emulator.runner import run_emulator
 

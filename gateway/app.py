@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from gateway.api import admin, chat, embeddings, health, models
+from gateway.api import admin, chat, embeddings, health, models, shadow, ui
 from gateway.api.access_log import AccessLog
 from gateway.api.errors import handle_gateway_error, handle_http_error, handle_unexpected
 from gateway.api.fastpath import FastPath, GatewayApp
@@ -28,6 +28,8 @@ from gateway.metrics import Metrics
 from gateway.providers.bedrock import BedrockClient
 from gateway.routing.loader import load_policy
 from gateway.routing.stats import LocalStats
+from gateway.shadow.metrics import ShadowMetrics
+from gateway.shadow.runner import ShadowRunner
 
 VERSION = "0.1.0"
 # What browser code may read of an answer when CORS is on.
@@ -93,6 +95,12 @@ async def disconnect_redis(state: GatewayState) -> None:
 
 def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
     state = build_state(settings, registry)
+    runner = ShadowRunner(
+        state,
+        metrics=ShadowMetrics(state.metrics.registry),
+        keep_answers=settings.shadow_keep_answers,
+    )
+    state.shadow = runner
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,12 +114,18 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             state.http = aiohttp.ClientSession()
         if settings.redis_url is not None:
             connect_redis(state, settings.redis_url.get_secret_value())
+            from gateway.shadow.redis_store import RedisShadowStore
+
+            assert state.redis is not None
+            runner.store = RedisShadowStore(state.redis)
+        await runner.start()
         watcher = PolicyWatcher(state)
         watcher.start()
         try:
             yield
         finally:
             await watcher.stop()
+            await runner.aclose()
             await disconnect_redis(state)
             state.metrics.worker_exited()
             await state.bedrock.close()
@@ -126,7 +140,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         redoc_url=None,
     )
     app.state.gateway = state
-    for module in (chat, embeddings, models, health, admin):
+    for module in (chat, embeddings, models, health, admin, shadow, ui):
         app.include_router(module.router)
     app.add_exception_handler(GatewayError, handle_gateway_error)
     app.add_exception_handler(HTTPException, handle_http_error)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
     redis_timeout_s: float = Field(default=0.25, gt=0)
     redis_retry_s: float = Field(default=5.0, gt=0, description="pause before retrying Redis")
+    shadow_keep_answers: int = Field(
+        default=0, ge=0, description="debug: keep the last N shadow answer pairs in memory"
+    )
     demo: bool = False
 
     def api_key_hashes(self) -> frozenset[str]:

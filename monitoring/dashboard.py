@@ -254,6 +254,40 @@ def rows() -> list[tuple[str, list[Panel]]]:
                 ),
             ],
         ),
+        (
+            "Shadow evaluation",
+            [
+                bargauge(
+                    "Projected monthly cost (route on each model)",
+                    "currencyUSD",
+                    f"max by (route, model, role) (gateway_shadow_projected_monthly_usd{{{SEL}}})",
+                    "{{route}} {{model}} ({{role}})",
+                    "at the route's observed traffic; role primary = today's model",
+                ),
+                ts(
+                    "Shadow latency p50",
+                    "s",
+                    "histogram_quantile(0.5, sum by (le, route, shadow) "
+                    f"(rate(gateway_shadow_duration_seconds_bucket{{{SEL}}}[{RI}])))",
+                    "{{route}} {{shadow}}",
+                ),
+                ts(
+                    "Shadow agreement",
+                    "percentunit",
+                    f"sum by (route, shadow, check) (rate(gateway_shadow_agreement_total"
+                    f"{{{SEL}, result=\"agree\"}}[{RI}])) / sum by (route, shadow, check) "
+                    f"(rate(gateway_shadow_agreement_total{{{SEL}}}[{RI}]))",
+                    "{{route}} {{shadow}} {{check}}",
+                ),
+                ts(
+                    "Shadow calls dropped",
+                    "ops",
+                    rate_by("gateway_shadow_dropped_total", "shadow, reason"),
+                    "{{shadow}} {{reason}}",
+                    "dropped, never queued: max_in_flight, budget, opt-out, tenant, ineligible",
+                ),
+            ],
+        ),
     ]
 
 

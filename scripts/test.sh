@@ -14,6 +14,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   fi
 fi
+# The /ui browser test drives Debian's Chromium through Playwright (never Playwright's own
+# browser download, which cannot work offline).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "chromium missing: installing Debian's chromium for the browser test" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || echo "warning: chromium could not be installed; the browser test will be skipped" >&2
+fi
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
     --dir /tmp --logfile /tmp/gateway-test-redis.log

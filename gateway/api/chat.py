@@ -21,6 +21,7 @@ from gateway.api.flight import answer_once
 from gateway.api.limiting import admit, settle
 from gateway.api.openapi import chat_request_body
 from gateway.api.pipeline import with_fallback
+from gateway.api.shadow_hook import ShadowHook
 from gateway.api.state import GatewayState
 from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
@@ -144,13 +145,20 @@ async def chat_completions(request: Request) -> Response:
     note_debug(ctx, state.settings.log_prompts, plan.request.messages, answer.completion)
     after = None
     if state.shadow is not None:
-        after = BackgroundTask(state.shadow.after_answer, plan, ctx, answer.completion)
+        after = BackgroundTask(offer_to_shadow, state.shadow, plan, ctx, answer.completion)
     return Response(
         orjson.dumps(answer.completion),
         media_type="application/json",
         headers=ctx.headers(),
         background=after,
     )
+
+
+async def offer_to_shadow(
+    hook: ShadowHook, plan: ChatPlan, ctx: CallContext, completion: dict[str, Any]
+) -> None:
+    """Run on the event loop after the body was sent (a plain function would take a thread)."""
+    hook.after_answer(plan, ctx, completion)
 
 
 def answer_from_cache(

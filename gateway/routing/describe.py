@@ -54,6 +54,15 @@ def _route_lines(route: Route) -> list[str]:
         f"    excluded by the route's requirements: {m.name} ({why})"
         for m, why in route.static_excluded
     ]
+    shadow = route.shadow
+    if shadow is not None:
+        budget = f", ${shadow.budget_usd_per_day:g}/day" if shadow.budget_usd_per_day else ""
+        similarity = (
+            f", similarity by {shadow.embedding_model.name}" if shadow.embedding_model else ""
+        )
+        limits = f"share {shadow.share:.0%}, at most {shadow.max_in_flight} in flight"
+        names = ", ".join(m.name for m in shadow.models)
+        lines.append(f"    shadow: {names} ({limits}{budget}{similarity})")
     return lines
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "RetryPolicy",
     "Route",
     "Rule",
+    "ShadowSpec",
     "Tenant",
 ]
 
@@ -105,6 +106,19 @@ class CachePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ShadowSpec:
+    """A route's compiled shadow block: models (chat, catalogued) to compare in the background
+    on ``share`` of the route's requests, at most ``max_in_flight`` calls at once, within
+    ``budget_usd_per_day`` (None: no cap); ``embedding_model`` enables the cosine check."""
+
+    models: tuple[ModelSpec, ...]
+    share: float
+    max_in_flight: int
+    budget_usd_per_day: float | None
+    embedding_model: ModelSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """A route with its candidates resolved. ``pool`` is what survives the route's own
     requirements; ``static_excluded`` is what they removed (with the reason), both in order."""
@@ -126,6 +140,7 @@ class Route:
     retry: RetryPolicy
     cache: CachePolicy
     implicit: bool = False
+    shadow: ShadowSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +184,7 @@ class Tenant:
     min_safety_tier: int
     rate_limit: RateLimit | None
     usd_per_day: float | None
+    shadow_allowed: bool = True
 
     def may_use(self, name: str) -> bool:
         return self.allowed is None or name in self.allowed

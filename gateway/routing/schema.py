@@ -149,6 +149,17 @@ class RetryDoc(_Doc):
     retryable: list[RetryReason] = Field(default_factory=lambda: list(DEFAULT_RETRYABLE))
 
 
+class ShadowDoc(_Doc):
+    """A route's shadow block: the share of its requests also sent, in the background, to
+    each of ``models`` to compare them with the answering model (never seen by the client)."""
+
+    models: Annotated[list[str], Field(min_length=1)]
+    share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    max_in_flight: Annotated[int, Field(ge=1)] = 8
+    budget_usd_per_day: NonNegativeFloat | None = None
+    embedding_model: str | None = None
+
+
 class RouteDoc(_Doc):
     strategy: Strategy
     candidates: StarOrNames | None = None
@@ -160,6 +171,7 @@ class RouteDoc(_Doc):
     explore: Annotated[float, Field(ge=0, le=1)] = 0.05
     timeout_s: PositiveFloat | None = None
     retry: RetryDoc | None = None
+    shadow: ShadowDoc | None = None
 
 
 class WhenDoc(_Doc):
@@ -189,6 +201,7 @@ class TenantDoc(_Doc):
     min_safety_tier: Tier = 1
     rate_limit: RateLimitDoc | None = None
     budget: BudgetDoc | None = None
+    shadow: bool = True
 
 
 class CacheDoc(_Doc):

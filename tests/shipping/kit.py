@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
 from gateway.metrics import Metrics
+from gateway.shadow.metrics import ShadowMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "llm-gateway"
@@ -120,7 +121,11 @@ def exported_families() -> dict[str, Family]:
     """The gateway's families, read from ``registry.collect()`` of a fresh ``Metrics``."""
     registry = CollectorRegistry()
     metrics = Metrics(registry)
-    families_of = (getattr(value, "family", value) for value in vars(metrics).values())
+    shadow = ShadowMetrics(registry)
+    families_of = (
+        getattr(value, "family", value)
+        for value in (*vars(metrics).values(), *vars(shadow).values())
+    )
     labels = {
         collector._name: frozenset(collector._labelnames)
         for collector in families_of

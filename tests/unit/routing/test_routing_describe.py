@@ -46,3 +46,13 @@ def test_every_route_and_candidate_is_listed(default_policy: Policy) -> None:
         section = text.split(f"route {route.name}:", 1)[1].split("\nroute ", 1)[0]
         for model in route.pool:
             assert model.bedrock_id in section
+
+
+def test_shadow_block_is_described() -> None:
+    from pathlib import Path
+
+    from gateway.routing import load_policy
+
+    example = Path(__file__).parents[3] / "policies" / "examples" / "shadow.yaml"
+    text = describe_policy(load_policy(example))
+    assert "shadow: nova-lite, llama3-70b, mistral-large (share 5%, at most 8 in flight" in text

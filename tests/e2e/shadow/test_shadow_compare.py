@@ -1,0 +1,102 @@
+"""``gateway compare``: a JSONL workload against several models of the emulator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.compare import add_compare_parser, read_requests, run_compare
+from gateway.emulator.answers import answer
+from gateway.emulator.runner import RunningEmulator
+from gateway.routing import load_policy
+from gateway.routing.engine import actual_cost
+from gateway.translation.openai_to_converse import converse_body
+from tests.e2e.shadow.conftest import POLICY
+
+REQUESTS = Path(__file__).parent / "data" / "requests.jsonl"
+MODELS = ["claude-3-haiku", "nova-lite", "mistral-7b"]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="gateway")
+    add_compare_parser(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(["compare", *argv])
+
+
+def expected_usage(model_name: str, behaviour: Any = None) -> tuple[int, int]:
+    """What the emulator's deterministic answers cost in tokens, request by request."""
+    model = load_policy(POLICY).models[model_name]
+    tokens_in = tokens_out = 0
+    for item in read_requests(REQUESTS):
+        body = converse_body(item.prepared, model.bedrock_id)
+        usage = answer(body, model.bedrock_id, behaviour).usage
+        tokens_in, tokens_out = tokens_in + usage["inputTokens"], tokens_out + usage["outputTokens"]
+    return tokens_in, tokens_out
+
+
+def test_compare_json_matches_the_emulators_answers(
+    emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator.state.set_behaviour("amazon.nova-lite-v1:0", tool_arguments={"city": "Paris"})
+    emulator.state.reset_calls()
+    args = parse(["--policy", str(POLICY), "--models", ",".join(MODELS), "--json", str(REQUESTS)])
+    assert run_compare(args) == 0
+    result = orjson.loads(capsys.readouterr().out)
+    assert result["reference"] == "claude-3-haiku" and result["requests"] == 3
+    policy = load_policy(POLICY)
+    from gateway.emulator.state import Behaviour
+
+    behaviours = {"nova-lite": Behaviour(tool_arguments={"city": "Paris"})}
+    for name in MODELS:
+        row = result["models"][name]
+        assert (row["calls"], row["answered"], row["errors"]) == (3, 3, {})
+        tokens_in, tokens_out = expected_usage(name, behaviours.get(name))
+        assert row["tokens"] == {"input": tokens_in, "output": tokens_out}
+        cost = actual_cost(policy.models[name], tokens_in, tokens_out)
+        assert row["cost_usd"]["total"] == pytest.approx(cost, rel=1e-6)
+        assert row["latency_ms"]["n"] == 3
+        assert emulator.state.counts()[policy.models[name].bedrock_id]["converse"] == 3
+    # Texts name the model, so only the tool-call answer can match the reference exactly.
+    assert result["models"]["mistral-7b"]["agreement"]["exact"] == {"rate": 0.333333, "n": 3}
+    assert result["models"]["mistral-7b"]["agreement"]["tool_calls"] == {"rate": 1.0, "n": 1}
+    assert result["models"]["nova-lite"]["agreement"]["exact"] == {"rate": 0.0, "n": 3}
+    assert result["models"]["nova-lite"]["agreement"]["tool_calls"] == {"rate": 0.0, "n": 1}
+    assert result["models"]["claude-3-haiku"]["agreement"]["exact"] == {"rate": 1.0, "n": 3}
+
+
+def test_compare_prints_a_table_and_counts_errors(
+    emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator.state.set_fault("mistral.mistral-7b-instruct-v0:2", "throttle")
+    args = parse(
+        ["--policy", str(POLICY), "--models", ",".join(MODELS), "--concurrency", "2", str(REQUESTS)]
+    )
+    assert run_compare(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "3 requests, reference claude-3-haiku"
+    assert lines[1].split()[:4] == ["model", "calls", "errors", "p50"]
+    rows = {line.split()[0]: line for line in lines[2:]}
+    tokens_in, tokens_out = expected_usage("claude-3-haiku")
+    haiku_cost = actual_cost(load_policy(POLICY).models["claude-3-haiku"], tokens_in, tokens_out)
+    assert f"{tokens_in}/{tokens_out}" in rows["claude-3-haiku"]
+    assert f"{haiku_cost:.6f}" in rows["claude-3-haiku"]
+    assert "(reference)" in rows["claude-3-haiku"]
+    assert "throttled 3" in rows["mistral-7b"]
+    assert "33% (3)" in rows["nova-lite"] and "100% (1)" in rows["nova-lite"]
+
+
+def test_compare_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\nnot json\n')
+    assert run_compare(parse(["--policy", str(POLICY), "--models", "nova-lite", str(bad)])) == 2
+    assert f"{bad}:2: not JSON" in capsys.readouterr().err
+    args = parse(["--policy", str(POLICY), "--models", "nova-lite,titan-embed-v2", str(REQUESTS)])
+    assert run_compare(args) == 2
+    assert "'titan-embed-v2' is not a chat model" in capsys.readouterr().err
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}], "n": 3}\n')
+    assert run_compare(parse(["--policy", str(POLICY), "--models", "nova-lite", str(bad)])) == 2
+    assert f"{bad}:1:" in capsys.readouterr().err
