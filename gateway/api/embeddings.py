@@ -18,7 +18,6 @@ from gateway.api.deps import authenticate, get_state, read_json_body
 from gateway.api.limiting import admit, settle
 from gateway.api.openapi import embedding_request_body
 from gateway.api.pipeline import with_fallback
-from gateway.errors import InvalidRequestError
 from gateway.providers.bedrock import BedrockClient
 from gateway.routing.decision import Candidate, RouteRequest
 from gateway.routing.engine import choose
@@ -98,11 +97,7 @@ async def _embed(
     timeout: float,
 ) -> tuple[Vectors, int]:
     if embedding_family(model_id) == "cohere-v3":
-        if dimensions not in (None, 1024):
-            raise InvalidRequestError(
-                "Cohere Embed v3 returns 1024 dimensions only.", param="dimensions"
-            )
-        return await _embed_cohere(bedrock, model_id, texts, timeout)
+        return await _embed_cohere(bedrock, model_id, texts, dimensions, timeout)
     return await _embed_titan(bedrock, model_id, texts, dimensions, timeout)
 
 
@@ -129,7 +124,11 @@ async def _embed_titan(
 
 
 async def _embed_cohere(
-    bedrock: BedrockClient, model_id: str, texts: Sequence[str], timeout: float
+    bedrock: BedrockClient,
+    model_id: str,
+    texts: Sequence[str],
+    dimensions: int | None,
+    timeout: float,
 ) -> tuple[Vectors, int]:
     async def one(body: dict[str, Any]) -> tuple[Vectors, int]:
         result = await bedrock.invoke_model(model_id, orjson.dumps(body), timeout=timeout)
@@ -138,5 +137,6 @@ async def _embed_cohere(
         tokens = int(header) if header.isdigit() else sum(len(t) for t in batch) // 4 + 1
         return parse_cohere(result.body), tokens
 
-    results = await asyncio.gather(*(one(b) for b in cohere_bodies(texts)))
+    bodies = cohere_bodies(texts, dimensions=dimensions)  # refuses other than 1024 dimensions
+    results = await asyncio.gather(*(one(b) for b in bodies))
     return [v for vectors, _ in results for v in vectors], sum(t for _, t in results)

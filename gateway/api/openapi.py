@@ -6,7 +6,6 @@ their request schemas are attached here so the document stays complete for clien
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -58,6 +57,3 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     setattr(app, "openapi", build)  # noqa: B010 - FastAPI's documented override point
-
-
-OpenAPIBuilder = Callable[[], dict[str, Any]]

@@ -61,3 +61,12 @@ def test_token_ids_refused(client: openai.OpenAI) -> None:
         assert exc.param == "input"
     else:
         raise AssertionError("token-id input was accepted")
+
+
+def test_cohere_refuses_other_dimensions(client: openai.OpenAI) -> None:
+    try:
+        client.embeddings.create(model="cohere-embed-english-v3", input="x", dimensions=256)
+    except openai.BadRequestError as exc:
+        assert exc.param == "dimensions"
+    else:
+        raise AssertionError("Cohere v3 accepted 256 dimensions")
