@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
@@ -19,10 +18,7 @@ from gateway.routing.policy import (
     Policy,
     RetryPolicy,
     Route,
-    ShadowSpec,
-    Tenant,
     feature_mask,
-    feature_names,
     strip_profile_prefix,
 )
 from gateway.routing.schema import (
@@ -36,9 +32,8 @@ from gateway.routing.schema import (
     PolicyIssue,
     RetryDoc,
     RouteDoc,
-    ShadowDoc,
-    TenantDoc,
 )
+from gateway.routing.shadow_compile import compile_shadow, shadow_opt_outs, static_reason
 from gateway.routing.tenancy import compile_rules, compile_tenants
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
@@ -76,7 +71,7 @@ def compile_policy(
     lookup = _build_lookup(models, routes, defaults)
     rules = compile_rules(document.rules, lookup, document.tenants, issues)
     tenants, by_key = compile_tenants(document.tenants, lookup, default_key_hashes, issues)
-    tenants = _shadow_opt_outs(tenants, document.tenants)
+    tenants = shadow_opt_outs(tenants, document.tenants)
     default_route = _default_route(document, lookup, issues)
     issues.raise_if_any()
     return Policy(
@@ -269,8 +264,8 @@ def _compile_route(
                 (*loc, "guardrail"), f"unknown guardrail '{spec.guardrail}' (not in guardrails)"
             )
     tier, mask = spec.require.safety_tier, feature_mask(spec.require.features)
-    pool = [(m, w) for m, w in chosen if not _static_reason(m, tier, mask)]
-    excluded = tuple((m, r) for m, _ in chosen if (r := _static_reason(m, tier, mask)))
+    pool = [(m, w) for m, w in chosen if not static_reason(m, tier, mask)]
+    excluded = tuple((m, r) for m, _ in chosen if (r := static_reason(m, tier, mask)))
     if chosen and not pool:
         why = "; ".join(f"{m.name}: {r}" for m, r in excluded)
         issues.add((*loc, "require"), f"no candidate meets the route's requirements ({why})")
@@ -291,71 +286,8 @@ def _compile_route(
         timeout_s=spec.timeout_s if spec.timeout_s is not None else defaults.timeout_s,
         retry=_retry(spec.retry) if spec.retry is not None else defaults.retry,
         cache=defaults.cache,
-        shadow=_compile_shadow((*loc, "shadow"), spec.shadow, models, tier, mask, issues),
+        shadow=compile_shadow((*loc, "shadow"), spec.shadow, models, tier, mask, issues),
     )
-
-
-def _compile_shadow(
-    loc: Loc,
-    doc: ShadowDoc | None,
-    models: Mapping[str, ModelSpec],
-    tier: int,
-    mask: int,
-    issues: Issues,
-) -> ShadowSpec | None:
-    """A route's shadow block: every model catalogued, chat, listed once and able to meet the
-    route's own requirements (else it could never be used); the embedding model an embedding."""
-    if doc is None:
-        return None
-    chosen: list[ModelSpec] = []
-    for index, name in enumerate(doc.models):
-        item: Loc = (*loc, "models", index)
-        model = models.get(name)
-        if model is None:
-            issues.add(item, f"unknown model '{name}' (not in models)")
-        elif model.kind != "chat":
-            issues.add(item, f"embedding model '{name}' cannot shadow a chat route")
-        elif model in chosen:
-            issues.add(item, f"model '{name}' is listed twice")
-        elif why := _static_reason(model, tier, mask):
-            issues.add(item, f"shadow model '{name}' can never meet the route's needs: {why}")
-        else:
-            chosen.append(model)
-    embedding = None
-    if doc.embedding_model is not None:
-        embedding = models.get(doc.embedding_model)
-        if embedding is None or embedding.kind != "embedding":
-            what = "unknown model" if embedding is None else "not an embedding model"
-            issues.add((*loc, "embedding_model"), f"{what}: '{doc.embedding_model}'")
-            embedding = None
-    return ShadowSpec(
-        models=tuple(chosen),
-        share=doc.share,
-        max_in_flight=doc.max_in_flight,
-        budget_usd_per_day=doc.budget_usd_per_day,
-        embedding_model=embedding,
-    )
-
-
-def _shadow_opt_outs(
-    tenants: dict[str, Tenant], docs: Mapping[str, TenantDoc]
-) -> dict[str, Tenant]:
-    """Tenants whose policy says ``shadow: false``: their requests are never copied."""
-    return {
-        name: dataclasses.replace(tenant, shadow_allowed=False)
-        if name in docs and not docs[name].shadow
-        else tenant
-        for name, tenant in tenants.items()
-    }
-
-
-def _static_reason(model: ModelSpec, tier: int, mask: int) -> str:
-    if model.safety_tier < tier:
-        return f"safety_tier {model.safety_tier} < required {tier}"
-    missing = mask & ~model.feature_mask
-    if missing:
-        return "lacks " + ", ".join(feature_names(missing))
-    return ""
 
 
 def _one_model_route(model: ModelSpec, defaults: Defaults) -> Route:
