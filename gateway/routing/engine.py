@@ -191,7 +191,7 @@ def _header_tier(headers: Mapping[str, str]) -> int:
     return tier
 
 
-def _why_not(model: ModelSpec, request: RouteRequest, tier: int, need: int, out: int) -> str:
+def why_not(model: ModelSpec, request: RouteRequest, tier: int, need: int, out: int) -> str:
     """Why the model cannot take the request ("" when it can), health aside."""
     if model.kind != request.kind:
         return f"{model.kind} model, the request needs {request.kind}"
@@ -234,7 +234,7 @@ def _filter(
             latency = model.expected_latency_ms
         else:
             latency = DEFAULT_LATENCY_MS
-        why = _why_not(model, request, tier, need, out_tokens)
+        why = why_not(model, request, tier, need, out_tokens)
         if not why and not stats.is_available(model.name, now):
             why = CIRCUIT_OPEN
         if why:
@@ -321,7 +321,7 @@ def _raise_none_left(
 ) -> None:
     detail = "; ".join(f"{c.model.name}: {c.note}" for c in dropped) or "the route has no models"
     if tier > base_tier and any(
-        not _why_not(m, request, base_tier, need, out_tokens) for m in route.pool
+        not why_not(m, request, base_tier, need, out_tokens) for m in route.pool
     ):
         raise PermissionDeniedError(
             f"The tenant '{tenant.name}' requires safety tier {tier}, which no model of route "

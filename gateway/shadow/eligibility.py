@@ -3,7 +3,7 @@
 A shadow model must meet every requirement the request carried: the safety tier the routing
 decision required (route, rule, tenant and ``x-gateway-safety-tier``), its features (tools,
 vision, streaming, ...), and the context window and output limit. The checks are routing's own
-(``engine._why_not``), so a shadow never sees a request routing would not send it.
+(``engine.why_not``), so a shadow never sees a request routing would not send it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.routing.decision import Decision, RouteRequest
-from gateway.routing.engine import _why_not
+from gateway.routing.engine import why_not
 from gateway.routing.policy import ModelSpec, ShadowSpec
 
 #: Why a shadow model was skipped, as a fixed label (metrics, report).
@@ -63,7 +63,7 @@ def shadow_targets(
     for model in spec.models:
         if model.name == primary:
             continue
-        detail = _why_not(
+        detail = why_not(
             model, request, decision.required_tier, decision.required_mask, decision.output_tokens
         )
         out.append(Target(model, _cause(detail) if detail else "", detail))
