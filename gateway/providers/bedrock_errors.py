@@ -183,6 +183,5 @@ def error_from_transport(exc: BaseException, *, model_id: str) -> UpstreamError:
         return UpstreamServerError(
             f"Bedrock sent an invalid HTTP response for model {model_id}: {name}: {text}"
         )
-    return UpstreamUnavailableError(
-        f"Bedrock is unreachable for model {model_id}: {name}: {text}".rstrip(": ")
-    )
+    # The OS's text names the endpoint's address; the client only learns the kind of failure.
+    return UpstreamUnavailableError(f"Bedrock is unreachable for model {model_id} ({name})")

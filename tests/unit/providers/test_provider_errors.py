@@ -199,3 +199,9 @@ def test_transport_errors(exc: BaseException, cls: type[UpstreamError]) -> None:
     err = error_from_transport(exc, model_id=MODEL)
     assert type(err) is cls
     assert MODEL in err.message
+
+
+def test_transport_error_does_not_name_the_endpoint_address() -> None:
+    exc = ConnectionRefusedError(111, "Connect call failed ('10.1.2.3', 443)")
+    err = error_from_transport(exc, model_id="m")
+    assert "10.1.2.3" not in err.message and "ConnectionRefusedError" in err.message
