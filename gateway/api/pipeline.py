@@ -43,6 +43,7 @@ async def with_fallback(
         ctx.attempts += 1
         ctx.model = candidate.model.name
         ctx.bedrock_id = candidate.model.bedrock_id
+        ctx.cost_usd = candidate.est_cost_usd  # the answer's real usage replaces it
         try:
             return await attempt(candidate, remaining)
         except UpstreamError as err:
