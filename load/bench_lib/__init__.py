@@ -1,1 +1,1 @@
-"""Benchmark helpers for load/bench.py: wrk driving and parsing, /proc readings, reports."""
+"""The pieces of load/bench.py: processes, requests, rows and runs, budgets, reports, the CLI."""

@@ -1,10 +1,12 @@
-"""Reports: the rows table and the budgets table as text (fixed-width columns)."""
+"""Reports: the rows, budgets and profile tables as text (fixed-width columns)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from bench_lib.rows import Row
 
 
 @dataclass
@@ -88,3 +90,62 @@ def budgets_table(budgets: Sequence[Budget]) -> str:
         )
     headers = ["budget", "measured", "target", "meas/target", "vs floor", "verdict", "note"]
     return table(headers, rows)
+
+
+ROW_HEADERS = [
+    "row",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "added p50",
+    "added p99",
+    "CPU ms/req",
+    "CPU x floor",
+    "req/s x floor",
+    "emu CPU ms/req",
+    "errors",
+]
+
+
+def rows_table(rows: Sequence[Row]) -> str:
+    lines = []
+    for row in rows:
+        r = row.result
+        lines.append(
+            [
+                row.name,
+                f"{r.rps:.0f}",
+                fmt(r.p("p50")),
+                fmt(r.p("p99")),
+                fmt(row.added_p50_ms),
+                fmt(row.added_p99_ms),
+                fmt(row.cpu_ms_per_req),
+                fmt_ratio(row.floor_cpu_ratio),
+                fmt_ratio(row.floor_rps_ratio),
+                fmt(row.emulator_cpu_ms_per_req),
+                str(r.errors),
+            ]
+        )
+    return table(ROW_HEADERS, lines)
+
+
+def profile_text(profile: dict[str, Any]) -> str:
+    parts = []
+    for kind, data in profile.items():
+        parts.append(f"profile {kind}: {data.get('tool')}")
+        if "error" in data:
+            parts.append(f"  failed: {data['error']}")
+            continue
+        if "samples" in data:
+            parts.append(f"  {data['samples']} samples")
+        rows = [[e["name"], f"{e['share'] * 100:.1f}%"] for e in data.get("top_own", [])]
+        parts.append(table(["top functions by own time", "share"], rows))
+        for key, title in (
+            ("categories_own", "own time by area"),
+            ("categories_inclusive", "inclusive time by area"),
+        ):
+            if key in data:
+                rows = [[e["name"], f"{e['share'] * 100:.1f}%"] for e in data[key]]
+                parts.append(table([title, "share"], rows))
+        parts.append("")
+    return "\n".join(parts)
