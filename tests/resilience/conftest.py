@@ -53,3 +53,13 @@ def _fresh_health(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def client(gateway: GatewayServer) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def plain_gateway(
+    emulator: RunningEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayServer]:
+    """No admin key, no CORS origins: the defaults."""
+    policy = write_policy(tmp_path_factory.mktemp("plain-policy"))
+    with running_gateway(policies=policy, api_keys=KEY) as server:
+        yield server

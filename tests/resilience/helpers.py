@@ -113,3 +113,7 @@ def wait_tasks_at_most(gateway: GatewayServer, limit: int, timeout_s: float = 5.
         time.sleep(0.05)
         count = task_count(gateway)
     return count
+
+
+def auth_header(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
