@@ -105,6 +105,11 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["GATEWAY_POLICIES"] = args.policies
     if args.demo:
         _start_demo()
+        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        print(
+            f"demo: OpenAI base_url http://{shown}:{args.port}/v1, page http://{shown}:{args.port}/ui",
+            flush=True,
+        )
     try:
         settings = Settings()
     except ValidationError as exc:
