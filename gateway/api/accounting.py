@@ -9,6 +9,13 @@ from gateway.api.context import CallContext
 from gateway.api.state import GatewayState
 from gateway.routing.decision import Decision
 from gateway.routing.engine import actual_cost
+from gateway.routing.policy import ModelSpec
+
+
+def usage_cost(model: ModelSpec, usage: Mapping[str, Any]) -> float:
+    """USD for an OpenAI-shaped ``usage`` at the catalogue's prices."""
+    prompt = int(usage.get("prompt_tokens") or 0)
+    return actual_cost(model, prompt, int(usage.get("completion_tokens") or 0))
 
 
 def record_usage(
@@ -25,7 +32,7 @@ def record_usage(
     model = state.policy.models.get(ctx.model)
     if model is None:
         return
-    ctx.cost_usd = actual_cost(model, prompt, output)
+    ctx.cost_usd = usage_cost(model, usage)
     tokens = state.metrics.tokens
     tokens.labels(ctx.model, "input").inc(prompt)
     tokens.labels(ctx.model, "output").inc(output)

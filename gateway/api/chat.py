@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.access_log import note_debug
-from gateway.api.accounting import record_usage
+from gateway.api.accounting import record_usage, usage_cost
 from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
 from gateway.api.deps import authenticate, get_state, read_json_body
@@ -26,7 +26,7 @@ from gateway.api.state import GatewayState
 from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
 from gateway.routing.decision import Candidate, Decision, RouteRequest
-from gateway.routing.engine import actual_cost, choose
+from gateway.routing.engine import choose
 from gateway.routing.stats import StatsView
 from gateway.schemas.chat import ChatCompletionRequest
 from gateway.schemas.parse import parse_chat_request
@@ -170,11 +170,8 @@ def answer_from_cache(
     ctx.attempts = 0
     ctx.cost_usd = 0.0
     model = state.policy.models.get(hit.model)
-    usage = hit.completion.get("usage") or {}
     if model is not None:
-        saved = actual_cost(
-            model, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        )
+        saved = usage_cost(model, hit.completion.get("usage") or {})
         state.metrics.cache_saved.labels(ctx.route).inc(saved)
     if not plan.request.stream:
         body = replay_completion(hit, completion_id=plan.completion_id, created=plan.created)

@@ -26,6 +26,7 @@ from gateway.translation.embeddings import (
     cohere_bodies,
     embedding_family,
     embedding_response,
+    estimate_tokens,
     parse_cohere,
     parse_titan,
     titan_body,
@@ -44,6 +45,7 @@ async def embeddings(request: Request) -> Response:
     ctx.tenant = authenticate(request, state)
     req = parse_embedding_request(await read_json_body(request, state.settings.max_body_bytes))
     texts = [req.input] if isinstance(req.input, str) else [str(t) for t in req.input]
+    estimated = estimate_tokens(texts)
     decision = choose(
         RouteRequest(
             model=req.model,
@@ -52,7 +54,7 @@ async def embeddings(request: Request) -> Response:
             needs_tools=False,
             needs_images=False,
             stream=False,
-            prompt_tokens=sum(len(t) for t in texts) // 4 + 1,
+            prompt_tokens=estimated,
             max_tokens=None,
             kind="embedding",
         ),
@@ -61,7 +63,7 @@ async def embeddings(request: Request) -> Response:
         rng=state.rng,
     )
     ctx.route, ctx.strategy = decision.route, decision.strategy
-    admission = await admit(state, ctx, sum(len(t) for t in texts) // 4 + 1)
+    admission = await admit(state, ctx, estimated)
     state.metrics.routing_decisions.labels(
         ctx.route, decision.candidates[0].model.name, ctx.strategy
     ).inc()
@@ -134,7 +136,7 @@ async def _embed_cohere(
         result = await bedrock.invoke_model(model_id, orjson.dumps(body), timeout=timeout)
         header = result.headers.get("x-amzn-bedrock-input-token-count", "")
         batch = body.get("texts", [])
-        tokens = int(header) if header.isdigit() else sum(len(t) for t in batch) // 4 + 1
+        tokens = int(header) if header.isdigit() else estimate_tokens(batch)
         return parse_cohere(result.body), tokens
 
     bodies = cohere_bodies(texts, dimensions=dimensions)  # refuses other than 1024 dimensions
