@@ -156,6 +156,8 @@ def _compile_models(document: PolicyDocument, issues: Issues) -> dict[str, Model
             feature_mask=feature_mask(doc.features),
             expected_latency_ms=doc.expected_latency_ms,
             dimensions=doc.dimensions,
+            cache_read_per_mtok=doc.price.cache_read_per_mtok,
+            cache_write_per_mtok=doc.price.cache_write_per_mtok,
         )
     if not document.models:
         issues.add(("models",), "the policy catalogues no model")

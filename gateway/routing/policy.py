@@ -85,6 +85,8 @@ class ModelSpec:
     feature_mask: int
     expected_latency_ms: float | None
     dimensions: int | None
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,9 @@ class _Doc(BaseModel):
 class PriceDoc(_Doc):
     input_per_mtok: NonNegativeFloat
     output_per_mtok: NonNegativeFloat | None = None
+    #: Prompt-caching prices (USD per million tokens); unset: cached input at the input price.
+    cache_read_per_mtok: NonNegativeFloat | None = None
+    cache_write_per_mtok: NonNegativeFloat | None = None
 
 
 class ModelDoc(_Doc):
