@@ -21,7 +21,16 @@ the OpenAI ``error.type`` so that the openai SDK raises the matching exception c
         ├── UpstreamUnavailableError  503 server_error             retryable
         ├── UpstreamTimeoutError      504 server_error             retryable
         ├── UpstreamServerError       500 server_error             retryable
-        └── UpstreamModelError        502 server_error             (the model itself failed)
+        ├── UpstreamModelError        502 server_error             (the model itself failed)
+        └── (model-level refusals: ``model_level`` is True; they fall back and bench the model)
+            ModelAccessDeniedError    403 permission_error         (no access to this model)
+            ModelNotFoundError        404 invalid_request_error    (end of life, not offered)
+            ModelRefusedError         400 invalid_request_error    (needs a profile, lacks a feature)
+            ModelNotReadyError        503 server_error             retryable
+
+Request-level refusals (the input is wrong for every model) are final; model-level ones say
+the model cannot take this request, so the next candidate may: the client sees a 4xx only
+when every candidate refused for its request's own sake.
 
 Bedrock's error codes are mapped onto this tree in one place, ``providers/bedrock_errors.py``;
 one handler in ``api/`` renders ``to_body()``. Messages never carry keys, prompts or traces.
@@ -131,12 +140,17 @@ class NoCandidateError(InvalidRequestError):
 
 
 class UpstreamError(GatewayError):
-    """Bedrock failed. ``reason`` is a fixed label (metrics, fallback accounting)."""
+    """Bedrock failed. ``reason`` is a fixed label (metrics, fallback accounting).
+
+    ``model_level``: the refusal is about the model (access, lifecycle, region, features), not
+    the request; ``refused_feature`` names what it lacks ("" for the whole model)."""
 
     status = 502
     error_type = "server_error"
     default_code = "upstream_error"
     reason = "server_error"
+    model_level = False
+    refused_feature = ""
 
 
 class UpstreamValidationError(UpstreamError):
@@ -193,3 +207,29 @@ class UpstreamModelError(UpstreamError):
     status = 502
     default_code = "model_error"
     reason = "model_error"
+
+
+class ModelAccessDeniedError(UpstreamAccessDeniedError):
+    default_code = "model_access_denied"
+    reason = "model_access"
+    model_level = True
+
+
+class ModelNotFoundError(UpstreamNotFoundError):
+    reason = "model_not_found"
+    model_level = True
+
+
+class ModelRefusedError(UpstreamValidationError):
+    default_code = "model_unsupported"
+    reason = "model_unsupported"
+    model_level = True
+
+    def __init__(self, message: str, *, feature: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.refused_feature = feature
+
+
+class ModelNotReadyError(UpstreamUnavailableError):
+    reason = "model_not_ready"
+    model_level = True

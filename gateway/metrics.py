@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -113,6 +113,21 @@ class Metrics:
         self.routing_decisions = counter(
             "gateway_routing_decisions_total", "Routing decisions", "route", "model", "strategy"
         )
+        self.model_refusals = counter(
+            "gateway_model_refusals_total",
+            "Model-level refusals by Bedrock (the model is benched and the next one tried)",
+            "model",
+            "reason",
+        )
+        self.model_benched = Labelled(
+            Gauge(
+                "gateway_model_benched",
+                "1 while a model is benched after a model-level refusal",
+                ["model"],
+                registry=registry,
+                multiprocess_mode="max",
+            )
+        )
         self.rate_limited = counter(
             "gateway_rate_limited_total", "Requests refused by limits", "tenant"
         )
@@ -140,6 +155,11 @@ class Metrics:
         """Mirror the routing stats' circuit states (1 open or half-open, 0 closed)."""
         for model, data in snapshot.items():
             self.circuit_open.labels(model).set(0 if data.get("state") == "closed" else 1)
+
+    def set_benched(self, models: Iterable[str], benched: Collection[str]) -> None:
+        """Mirror the bench (1 benched, 0 not) for the catalogue's models."""
+        for model in models:
+            self.model_benched.labels(model).set(1 if model in benched else 0)
 
     def exposition(self) -> bytes:
         """The Prometheus text for a scrape: this process, or all workers' files summed."""

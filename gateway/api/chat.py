@@ -35,6 +35,7 @@ from gateway.translation.openai_to_converse import (
     PreparedConversation,
     converse_body,
     image_urls,
+    output_budget,
     prepare_conversation,
 )
 
@@ -80,7 +81,7 @@ async def plan_chat(
     ctx.route = decision.route
     ctx.strategy = decision.strategy
     first = decision.candidates[0]
-    ctx.model, ctx.bedrock_id = first.model.name, first.model.bedrock_id
+    ctx.model, ctx.bedrock_id = first.model.name, first.call_id
     ctx.cost_usd = first.est_cost_usd
     return ChatPlan(
         request=req,
@@ -106,11 +107,17 @@ async def _fetch_images(
 
 
 def converse_bytes(plan: ChatPlan, candidate: Candidate) -> bytes:
+    """The body for one candidate; with no client limit, ``maxTokens`` is the catalogue
+    entry's output limit within its context window (Bedrock's own defaults are as low as 512)."""
     guardrail = plan.decision.guardrail
+    model = candidate.model
     body = converse_body(
         plan.prepared,
-        candidate.model.bedrock_id,
+        candidate.call_id,
         guardrail=(guardrail.id, guardrail.version) if guardrail else None,
+        default_max_tokens=output_budget(
+            plan.prepared.prompt_tokens, model.max_output_tokens, model.context_window
+        ),
     )
     return orjson.dumps(body)
 
@@ -193,7 +200,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
     async def attempt(candidate: Candidate, timeout: float) -> dict[str, Any]:
         started = time.perf_counter()
         resp = await bedrock.converse(
-            candidate.model.bedrock_id, converse_bytes(plan, candidate), timeout=timeout
+            candidate.call_id, converse_bytes(plan, candidate), timeout=timeout
         )
         elapsed = time.perf_counter() - started
         state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)

@@ -71,7 +71,7 @@ async def embeddings(request: Request) -> Response:
 
     async def attempt(candidate: Candidate, timeout: float) -> tuple[Vectors, int]:
         started = time.perf_counter()
-        result = await _embed(bedrock, candidate.model.bedrock_id, texts, req.dimensions, timeout)
+        result = await _embed(bedrock, candidate.call_id, texts, req.dimensions, timeout)
         elapsed = time.perf_counter() - started
         state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
         state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)

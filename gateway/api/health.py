@@ -37,4 +37,6 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     state = get_state(request)
     state.metrics.set_circuits(state.stats.snapshot())
+    benched = {entry.model for entry in state.stats.bench.active() if entry.features == 0}
+    state.metrics.set_benched(state.policy.models, benched)
     return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -13,8 +13,10 @@ from gateway.errors import (
     UpstreamError,
     UpstreamThrottledError,
     UpstreamTimeoutError,
+    UpstreamUnavailableError,
 )
 from gateway.routing.decision import Candidate, Decision
+from gateway.routing.policy import feature_mask
 
 T = TypeVar("T")
 Attempt = Callable[[Candidate, float], Awaitable[T]]
@@ -25,16 +27,19 @@ async def with_fallback(
 ) -> T:
     """Run ``attempt`` on each candidate in strategy order until one succeeds.
 
-    Only failures the policy marks retryable move on; a validation error is final. All
-    attempts share one deadline (the route's timeout), and each gets what is left of it.
+    Only failures the policy marks retryable move on; a validation error is final. A
+    model-level refusal (no access, end of life, no on-demand offer, a feature the model
+    lacks) benches the model and moves on without using up an attempt. All attempts share
+    one deadline (the route's timeout), and each gets what is left of it.
     """
     deadline = time.monotonic() + decision.timeout_s
     retryable = decision.retry.retryable
     failures: list[UpstreamError] = []
     previous: Candidate | None = None
-    for candidate in decision.candidates[: decision.retry.max_attempts]:
+    tries = 0
+    for candidate in decision.candidates:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or tries >= decision.retry.max_attempts:
             break
         if previous is not None:  # a fallback happens only when there is somewhere to go
             state.metrics.fallbacks.labels(
@@ -42,18 +47,44 @@ async def with_fallback(
             ).inc()
         ctx.attempts += 1
         ctx.model = candidate.model.name
-        ctx.bedrock_id = candidate.model.bedrock_id
+        ctx.bedrock_id = candidate.call_id
         ctx.cost_usd = candidate.est_cost_usd  # the answer's real usage replaces it
         try:
             return await attempt(candidate, remaining)
         except UpstreamError as err:
-            will_retry = err.retryable and err.reason in retryable
-            note_failure(state, candidate, err, retryable=will_retry)
+            if err.model_level:
+                bench_model(state, candidate, err)
+            else:
+                tries += 1
+            will_retry = err.model_level or (err.retryable and err.reason in retryable)
+            note_failure(state, candidate, err, retryable=will_retry and not err.model_level)
             if not will_retry:
                 raise
             failures.append(err)
             previous = candidate
     raise final_error(failures, decision.timeout_s)
+
+
+#: Bench lengths: a model-level refusal does not heal in seconds (a circuit's cool-down).
+BENCH_S = {"model_not_ready": 30.0}
+DEFAULT_BENCH_S = 900.0
+#: A refused feature -> the routing features a request must need to skip the model.
+_FEATURE_BENCH = {
+    "tools": ("tools",),
+    "streaming_tools": ("tools", "streaming"),
+    "images": ("vision",),
+}
+
+
+def bench_model(state: GatewayState, candidate: Candidate, err: UpstreamError) -> None:
+    """Bench the model (or the model for the refused feature) and count it."""
+    name = candidate.model.name
+    features = feature_mask(_FEATURE_BENCH.get(err.refused_feature, ()))
+    seconds = BENCH_S.get(err.reason, DEFAULT_BENCH_S)
+    what = f"{err.refused_feature} " if err.refused_feature else ""
+    reason = f"Bedrock refused {what}{err.reason.replace('_', ' ')} ({err.message[:160]})"
+    state.stats.bench.bench(name, reason, seconds=seconds, features=features)
+    state.metrics.model_refusals.labels(name, err.reason).inc()
 
 
 def note_failure(
@@ -76,6 +107,12 @@ def final_error(failures: Sequence[UpstreamError], timeout_s: float) -> GatewayE
         return UpstreamThrottledError(
             f"Every candidate model is throttled ({len(failures)} tried). Retry shortly.",
             retry_after=min(waits) if waits else 1.0,
+        )
+    if all(f.model_level for f in failures):
+        detail = "; ".join(f.message for f in failures)
+        return UpstreamUnavailableError(
+            f"No candidate model can be called right now ({len(failures)} refused): {detail}",
+            retry_after=30.0,
         )
     last = failures[-1]
     if len(failures) == 1:

@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from starlette.responses import Response, StreamingResponse
@@ -28,6 +28,8 @@ from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, Delta
 from gateway.errors import UpstreamError, UpstreamServerError
 from gateway.routing.decision import Candidate
+from gateway.translation.prepared import PreparedConversation
+from gateway.translation.replay import converse_events
 from gateway.translation.sse import SSE_DONE, sse_error, sse_event
 from gateway.translation.stream import StreamTranslator
 
@@ -40,11 +42,39 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _PREAMBLE_EVENTS = frozenset({"messageStart"})
 
 
+class EventSource(Protocol):
+    """Where the rest of a stream's events come from (Bedrock's stream, or nothing more)."""
+
+    async def next_batch(self) -> list[tuple[str, dict[str, Any]]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ReplayedStream:
+    """The source behind a replayed Converse answer: every event is already buffered."""
+
+    async def next_batch(self) -> list[tuple[str, dict[str, Any]]]:
+        return []
+
+    async def aclose(self) -> None:
+        return None
+
+
+def replays_tools(prepared: PreparedConversation, candidate: Candidate) -> bool:
+    """True when the request sends tools to a model without tool use while streaming: it is
+    served by one Converse call replayed as chunks (ConverseStream would refuse it)."""
+    caps = candidate.model.caps
+    if caps is None or caps.streaming_tools:
+        return False
+    forced_json = prepared.json_tool_spec is not None and "tool" in caps.tool_choice
+    return prepared.tool_specs is not None or forced_json
+
+
 @dataclass
 class OpenStream:
     """A Bedrock stream that has passed its first content event, and what was read so far."""
 
-    stream: ConverseEventStream
+    stream: EventSource
     buffered: list[tuple[str, dict[str, Any]]]
     candidate: Candidate
     started: float
@@ -64,9 +94,12 @@ async def stream_chat(
 
     async def attempt(candidate: Candidate, timeout: float) -> OpenStream:
         started = time.perf_counter()
-        stream = await bedrock.converse_stream(
-            candidate.model.bedrock_id, converse_bytes(plan, candidate), timeout=timeout
-        )
+        body = converse_bytes(plan, candidate)
+        if replays_tools(plan.prepared, candidate):
+            answer = await bedrock.converse(candidate.call_id, body, timeout=timeout)
+            events = converse_events(answer)
+            return OpenStream(ReplayedStream(), events, candidate, started, time.perf_counter())
+        stream = await bedrock.converse_stream(candidate.call_id, body, timeout=timeout)
         try:
             buffered = await _read_preamble(stream)
         except BaseException:
@@ -154,7 +187,7 @@ async def _sse_body(
             await settle(state, admission, ctx)
 
 
-async def _drain(stream: ConverseEventStream) -> None:
+async def _drain(stream: EventSource) -> None:
     """Read the end of the body after ``metadata`` so the connection goes back to the pool."""
     with contextlib.suppress(UpstreamError, TimeoutError):
         async with asyncio.timeout(DRAIN_S):

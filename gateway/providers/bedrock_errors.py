@@ -8,6 +8,10 @@ from typing import Any
 import orjson
 
 from gateway.errors import (
+    ModelAccessDeniedError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+    ModelRefusedError,
     UpstreamAccessDeniedError,
     UpstreamError,
     UpstreamModelError,
@@ -25,14 +29,16 @@ MAX_MESSAGE_CHARS = 500
 #: Bedrock error code (the exception shape name) -> gateway error class.
 ERROR_TABLE: dict[str, type[UpstreamError]] = {
     "ValidationException": UpstreamValidationError,
-    "AccessDeniedException": UpstreamAccessDeniedError,
+    # No access to the model (or IAM allows other models only): the next candidate may work.
+    "AccessDeniedException": ModelAccessDeniedError,
     "UnrecognizedClientException": UpstreamAccessDeniedError,
     "InvalidSignatureException": UpstreamAccessDeniedError,
     "ExpiredTokenException": UpstreamAccessDeniedError,
-    "ResourceNotFoundException": UpstreamNotFoundError,
+    # End of life, or a model the region does not offer.
+    "ResourceNotFoundException": ModelNotFoundError,
     "ThrottlingException": UpstreamThrottledError,
     "ServiceQuotaExceededException": UpstreamThrottledError,
-    "ModelNotReadyException": UpstreamUnavailableError,
+    "ModelNotReadyException": ModelNotReadyError,
     "ServiceUnavailableException": UpstreamUnavailableError,
     "ModelTimeoutException": UpstreamTimeoutError,
     "InternalServerException": UpstreamServerError,
@@ -123,6 +129,36 @@ def build_error(
     return cls(f"Bedrock {code or 'error'} for model {model_id}: {detail}")
 
 
+#: ValidationException texts that are about the model, not the request (lowercase, in order),
+#: with the feature the model lacks ("" = the whole model: another candidate may take it).
+#: Texts as Bedrock gives them (see the emulator's README for the sources).
+MODEL_LEVEL_VALIDATION: tuple[tuple[str, str], ...] = (
+    ("with on-demand throughput isn", ""),
+    ("provided model identifier is invalid", ""),
+    ("reached the end of its life", ""),
+    ("doesn't support tool use in streaming mode", "streaming_tools"),
+    ("doesn't support tool use", "tools"),
+    ("doesn't support system messages", "system"),
+    ("doesn't support the image", "images"),
+    ("doesn't support image", "images"),
+    ("doesn't support the document", "documents"),
+    ("doesn't support document", "documents"),
+    ("toolchoice", "tool_choice"),
+    ("cannot both be specified for this model", "sampling"),
+    ("doesn't support", ""),
+    ("does not support", ""),
+)
+
+
+def model_level_refusal(message: str) -> tuple[bool, str]:
+    """(model-level?, refused feature) for a ValidationException's message."""
+    text = message.lower().replace("\u2019", "'")
+    for needle, feature in MODEL_LEVEL_VALIDATION:
+        if needle in text:
+            return True, feature
+    return False, ""
+
+
 def _class_for(code: str, status: int) -> type[UpstreamError]:
     cls = ERROR_TABLE.get(code)
     if cls is not None:
@@ -144,7 +180,14 @@ def error_from_response(
     message = _message_from(parsed)
     if not code:
         code = f"HTTP {status}"
-    return build_error(_class_for(code, status), code, message, model_id=model_id)
+    cls = _class_for(code, status)
+    if cls is UpstreamValidationError:
+        model_level, feature = model_level_refusal(message)
+        if model_level:
+            error = build_error(ModelRefusedError, code, message, model_id=model_id)
+            error.refused_feature = feature
+            return error
+    return build_error(cls, code, message, model_id=model_id)
 
 
 def error_from_stream_exception(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
 
+from gateway.routing.capability_check import apply_capabilities
 from gateway.routing.policy import (
     DEFAULT_ROUTE_ALIASES,
+    RESIDENCY_RANK,
     CachePolicy,
     Defaults,
     Guardrail,
@@ -44,15 +47,22 @@ def compile_policy(
     *,
     default_key_hashes: Collection[str] = (),
     sources: tuple[str, ...] = (),
+    region: str = "us-east-1",
 ) -> Policy:
     """Validate ``doc`` (a parsed YAML mapping or a ``PolicyDocument``) and compile it.
 
     Raises ``PolicyError`` listing every issue with its document path (the loader adds the
     file and line). ``default_key_hashes`` are the SHA-256 hex digests of GATEWAY_API_KEYS,
-    which belong to the tenant ``default``."""
+    which belong to the tenant ``default``. ``region`` is the AWS region the gateway calls:
+    it decides which models need an inference profile."""
     document = doc if isinstance(doc, PolicyDocument) else validate_document(doc)
     issues = Issues()
+    warnings = Issues()
     models = _compile_models(document, issues)
+    models = {
+        name: apply_capabilities(("models", name), spec, region, warnings)
+        for name, spec in models.items()
+    }
     guardrails = {
         name: Guardrail(id=g.id, version=g.version) for name, g in document.guardrails.items()
     }
@@ -62,6 +72,8 @@ def compile_policy(
         retry=_retry(document.defaults.retry),
         timeout_s=document.defaults.timeout_s,
         cache=_cache(document.defaults.cache),
+        residency_rank=RESIDENCY_RANK[document.defaults.residency],
+        tier_residency=_tier_residency(document),
     )
     routes = {
         name: route
@@ -80,12 +92,23 @@ def compile_policy(
         rules=rules,
         tenants=MappingProxyType(tenants),
         guardrails=MappingProxyType(guardrails),
-        defaults=Defaults(default_route, defaults.retry, defaults.timeout_s, defaults.cache),
+        defaults=replace(defaults, route=default_route),
         lookup=MappingProxyType(lookup),
         by_bedrock_id=MappingProxyType(_bedrock_index(models)),
         by_key_hash=MappingProxyType(by_key),
         sources=sources,
+        region=region,
+        warnings=tuple(warnings.items),
     )
+
+
+def _tier_residency(document: PolicyDocument) -> tuple[int, int, int]:
+    """The loosest residency rank per required tier: a tier's own entry, or a lower tier's."""
+    ranks = [RESIDENCY_RANK["global"]] * 3
+    for tier, residency in document.defaults.tier_residency.items():
+        for at_least in range(tier, 4):
+            ranks[at_least - 1] = min(ranks[at_least - 1], RESIDENCY_RANK[residency])
+    return ranks[0], ranks[1], ranks[2]
 
 
 def validate_document(raw: Mapping[str, Any]) -> PolicyDocument:
@@ -289,6 +312,7 @@ def _compile_route(
         retry=_retry(spec.retry) if spec.retry is not None else defaults.retry,
         cache=defaults.cache,
         shadow=compile_shadow((*loc, "shadow"), spec.shadow, models, tier, mask, issues),
+        residency_rank=RESIDENCY_RANK[spec.residency] if spec.residency else None,
     )
 
 

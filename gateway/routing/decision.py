@@ -43,6 +43,13 @@ class Candidate(NamedTuple):
     score: float
     basis: str
     note: str = ""
+    #: The id Bedrock is called by (an inference profile where the region needs one).
+    invoke_id: str = ""
+
+    @property
+    def call_id(self) -> str:
+        """The id to call Bedrock by (the catalogue's bedrock_id unless a profile is needed)."""
+        return self.invoke_id or self.model.bedrock_id
 
     @property
     def kept(self) -> bool:

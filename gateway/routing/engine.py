@@ -58,8 +58,8 @@ _STREAMING = FEATURE_BITS["streaming"]
 _TIERS = {"1": 1, "2": 2, "3": 3}
 _EPS = 1e-12
 
-# (model, est_cost_usd, observed_latency_ms, latency_ms, weight)
-_Row = tuple[ModelSpec, float, float | None, float, float]
+# (model, est_cost_usd, observed_latency_ms, latency_ms, weight, invoke_id)
+_Row = tuple[ModelSpec, float, float | None, float, float, str]
 
 
 def estimate_cost(model: ModelSpec, prompt_tokens: int, output_tokens: int) -> float:
@@ -107,13 +107,14 @@ def choose(
     route = _resolve(policy, request, rule, tenant)
     base_tier, need = _requirements(request, route, rule)
     tier = max(base_tier, tenant.min_safety_tier)
+    residency = _residency_rank(policy, route, tenant, tier)
     if request.kind == "embedding":
         out_tokens = 0
     elif request.max_tokens is not None:
         out_tokens = request.max_tokens
     else:
         out_tokens = route.estimated_output_tokens
-    kept, dropped = _filter(route, request, stats, tier, need, out_tokens, now)
+    kept, dropped = _filter(route, request, stats, tier, need, out_tokens, now, residency)
     if not kept:
         _raise_none_left(route, request, tenant, dropped, base_tier, tier, need, out_tokens)
     candidates, explored = _order(route, kept, rng)
@@ -178,6 +179,16 @@ def _requirements(request: RouteRequest, route: Route, rule: Rule | None) -> tup
     return tier, need
 
 
+def _residency_rank(policy: Policy, route: Route, tenant: Tenant, tier: int) -> int:
+    """The strictest of the route's (or the default), the tenant's and the tier's residency."""
+    rank = route.residency_rank
+    if rank is None:
+        rank = policy.defaults.residency_rank
+    if tenant.residency_rank is not None and tenant.residency_rank < rank:
+        rank = tenant.residency_rank
+    return min(rank, policy.defaults.tier_residency[tier - 1])
+
+
 def _header_tier(headers: Mapping[str, str]) -> int:
     value = headers.get(TIER_HEADER)
     if value is None:
@@ -199,6 +210,13 @@ def why_not(model: ModelSpec, request: RouteRequest, tier: int, need: int, out: 
         return f"safety_tier {model.safety_tier} < required {tier}"
     missing = need & ~model.feature_mask
     if missing:
+        aws = missing & model.table_lacks
+        if aws:
+            caps = model.caps
+            name = caps.name if caps is not None else model.bedrock_id
+            return f"lacks {', '.join(feature_names(missing))} (AWS: {name} has no " + (
+                f"{', '.join(feature_names(aws))} in Converse)"
+            )
         return "lacks " + ", ".join(feature_names(missing))
     window = model.context_window
     if window is not None and request.prompt_tokens + out > window:
@@ -220,6 +238,7 @@ def _filter(
     need: int,
     out_tokens: int,
     now: float | None,
+    residency: int,
 ) -> tuple[list[_Row], list[Candidate]]:
     kept: list[_Row] = []
     dropped: list[Candidate] = []
@@ -234,13 +253,23 @@ def _filter(
             latency = model.expected_latency_ms
         else:
             latency = DEFAULT_LATENCY_MS
-        why = why_not(model, request, tier, need, out_tokens)
+        why = model.unusable or why_not(model, request, tier, need, out_tokens)
+        invoke_id = model.bedrock_id
+        if not why and model.invocations:
+            invocation = model.invocations[residency]
+            if invocation.model_id is None:
+                why = invocation.reason
+            else:
+                invoke_id = invocation.model_id
+        if not why:
+            why = stats.bench_reason(model.name, need, now)
         if not why and not stats.is_available(model.name, now):
             why = CIRCUIT_OPEN
         if why:
             dropped.append(Candidate(model, cost, observed, latency, 0, 0.0, "excluded", why))
         else:
-            kept.append((model, cost, observed, latency, weights[index] if weights else 1.0))
+            weight = weights[index] if weights else 1.0
+            kept.append((model, cost, observed, latency, weight, invoke_id))
     for model, why in route.static_excluded:
         cost = (prompt * model.input_per_mtok + out_tokens * model.output_per_mtok) / 1e6
         latency = model.expected_latency_ms or DEFAULT_LATENCY_MS
@@ -273,7 +302,9 @@ def _order(
         scores = [float(rank) for rank in range(1, len(rows) + 1)]
     note = " (exploration: a non-best candidate first)" if explored else ""
     candidates = tuple(
-        Candidate(row[0], row[1], row[2], row[3], rank, score, strategy, note if rank == 1 else "")
+        Candidate(
+            row[0], row[1], row[2], row[3], rank, score, strategy, note if rank == 1 else "", row[5]
+        )
         for rank, (row, score) in enumerate(zip(rows, scores, strict=True), start=1)
     )
     return candidates, explored
@@ -328,7 +359,7 @@ def _raise_none_left(
             f"'{route.name}' meets for this request: {detail}",
             param="model",
         )
-    if any(c.note == CIRCUIT_OPEN for c in dropped):
+    if any(c.note == CIRCUIT_OPEN or c.note.startswith("benched") for c in dropped):
         # Temporary and on the gateway's side: a 503 the SDK retries, not a client error.
         raise UpstreamUnavailableError(
             f"No model of route '{route.name}' is available right now: {detail}",

@@ -17,6 +17,7 @@ file and line it came from, its document path and what is wrong.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ def policy_files(path: str | Path) -> list[Path]:
     return [root]
 
 
-def load_policy(path: str | Path, *, default_key_hashes: Collection[str] = ()) -> Policy:
+def load_policy(
+    path: str | Path, *, default_key_hashes: Collection[str] = (), region: str = "us-east-1"
+) -> Policy:
     """Load, merge, validate and compile the policy at ``path`` (a file or a folder).
 
     Raises ``PolicyError`` naming file, line, document path and reason for every problem."""
@@ -62,7 +65,7 @@ def load_policy(path: str | Path, *, default_key_hashes: Collection[str] = ()) -
             raise PolicyError(
                 [PolicyIssue(f"cannot read the file: {exc}", file=str(file))]
             ) from None
-    return load_policy_texts(texts, default_key_hashes=default_key_hashes)
+    return load_policy_texts(texts, default_key_hashes=default_key_hashes, region=region)
 
 
 def load_policy_text(
@@ -73,7 +76,10 @@ def load_policy_text(
 
 
 def load_policy_texts(
-    texts: list[tuple[str, str]], *, default_key_hashes: Collection[str] = ()
+    texts: list[tuple[str, str]],
+    *,
+    default_key_hashes: Collection[str] = (),
+    region: str = "us-east-1",
 ) -> Policy:
     """Merge ``(source, text)`` documents in the order given, then validate and compile."""
     merged: dict[str, Any] = {}
@@ -88,9 +94,13 @@ def load_policy_texts(
         raise PolicyError(issues)
     names = tuple(source for source, _ in texts)
     try:
-        return compile_policy(merged, default_key_hashes=default_key_hashes, sources=names)
+        policy = compile_policy(
+            merged, default_key_hashes=default_key_hashes, sources=names, region=region
+        )
     except PolicyError as exc:
         raise PolicyError([_locate(issue, sources, names[0]) for issue in exc.issues]) from None
+    located = tuple(_locate(issue, sources, names[0]) for issue in policy.warnings)
+    return replace(policy, warnings=located)
 
 
 def parse_yaml(

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from gateway.capabilities import Invocation, ModelCapabilities
 from gateway.routing.schema import (
     FEATURES,
     CacheWhen,
@@ -18,6 +19,7 @@ from gateway.routing.schema import (
     PolicyDocument,
     PolicyError,
     PolicyIssue,
+    Residency,
     RetryReason,
     Strategy,
 )
@@ -44,6 +46,9 @@ __all__ = [
 FEATURE_BITS: Mapping[str, int] = {name: 1 << index for index, name in enumerate(FEATURES)}
 #: Geography prefixes of system-defined cross-region inference profiles.
 PROFILE_PREFIXES: tuple[str, ...] = ("us.", "eu.", "apac.", "global.", "us-gov.", "ca.", "jp.")
+#: Residencies from the strictest (data stays in the region) to the loosest.
+RESIDENCIES: tuple[Residency, ...] = ("region", "geo", "global")
+RESIDENCY_RANK: Mapping[str, int] = {name: rank for rank, name in enumerate(RESIDENCIES)}
 #: Names a client may send for the default route.
 DEFAULT_ROUTE_ALIASES: frozenset[str] = frozenset({"", "default"})
 
@@ -87,6 +92,20 @@ class ModelSpec:
     dimensions: int | None
     cache_read_per_mtok: float | None = None
     cache_write_per_mtok: float | None = None
+    #: The model's row in the capability table (None: a model the table does not know).
+    caps: ModelCapabilities | None = None
+    #: How to call it from the policy's region, by residency rank (region, geo, global).
+    invocations: tuple[Invocation, ...] = ()
+    #: Why the model can never be called (end of life), "" otherwise.
+    unusable: str = ""
+    #: Features the policy declares that the table says the model lacks (AWS's rule).
+    table_lacks: int = 0
+
+    def invocation(self, residency_rank: int) -> Invocation:
+        """The id to call under a residency (``RESIDENCY_RANK``); as written without a table."""
+        if not self.invocations:
+            return Invocation(self.bedrock_id, "region")
+        return self.invocations[residency_rank]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +162,7 @@ class Route:
     cache: CachePolicy
     implicit: bool = False
     shadow: ShadowSpec | None = None
+    residency_rank: int | None = None  # None: the policy default
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +207,7 @@ class Tenant:
     rate_limit: RateLimit | None
     usd_per_day: float | None
     shadow_allowed: bool = True
+    residency_rank: int | None = None  # None: no restriction of its own
 
     def may_use(self, name: str) -> bool:
         return self.allowed is None or name in self.allowed
@@ -198,6 +219,9 @@ class Defaults:
     retry: RetryPolicy
     timeout_s: float
     cache: CachePolicy
+    residency_rank: int = 1  # geo
+    #: The loosest residency rank a request requiring tier 1, 2, 3 may use.
+    tier_residency: tuple[int, int, int] = (2, 2, 2)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -218,6 +242,9 @@ class Policy:
     by_bedrock_id: Mapping[str, ModelSpec]
     by_key_hash: Mapping[str, str]
     sources: tuple[str, ...] = ()
+    region: str = "us-east-1"
+    #: Uses of a model against AWS's rules that do not stop the policy (check-policy prints them).
+    warnings: tuple[PolicyIssue, ...] = ()
 
     def resolve(self, name: str) -> Route | None:
         """The route a requested ``model`` names ("" and "default" mean defaults.route)."""

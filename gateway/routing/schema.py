@@ -22,6 +22,8 @@ Strategy = Literal["cost", "latency", "balanced", "weighted", "ordered"]
 ModelKind = Literal["chat", "embedding"]
 RetryReason = Literal["throttled", "unavailable", "timeout", "server_error", "model_error"]
 CacheWhen = Literal["deterministic", "always", "never"]
+#: Where a request's data may be processed (see ``gateway.capabilities``).
+Residency = Literal["region", "geo", "global"]
 
 FEATURES: tuple[str, ...] = ("tools", "vision", "streaming", "json", "reasoning")
 DEFAULT_RETRYABLE: tuple[RetryReason, ...] = ("throttled", "unavailable", "timeout", "server_error")
@@ -175,6 +177,7 @@ class RouteDoc(_Doc):
     timeout_s: PositiveFloat | None = None
     retry: RetryDoc | None = None
     shadow: ShadowDoc | None = None
+    residency: Residency | None = None
 
 
 class WhenDoc(_Doc):
@@ -205,6 +208,7 @@ class TenantDoc(_Doc):
     rate_limit: RateLimitDoc | None = None
     budget: BudgetDoc | None = None
     shadow: bool = True
+    residency: Residency | None = None
 
 
 class CacheDoc(_Doc):
@@ -217,6 +221,9 @@ class DefaultsDoc(_Doc):
     retry: RetryDoc = Field(default_factory=RetryDoc)
     timeout_s: PositiveFloat = 60.0
     cache: CacheDoc = Field(default_factory=CacheDoc)
+    residency: Residency = "geo"
+    #: The residency a request requiring a safety tier may use at most, e.g. ``{3: region}``.
+    tier_residency: dict[Tier, Residency] = Field(default_factory=dict)
 
 
 class PolicyDocument(_Doc):

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from gateway.routing.bench import ModelBench
+
 CircuitState = Literal["closed", "open", "half_open"]
 
 
@@ -30,6 +32,8 @@ class StatsView(Protocol):
     def latency_ms(self, model: str, stream: bool) -> float | None: ...
 
     def is_available(self, model: str, now: float | None = None) -> bool: ...
+
+    def bench_reason(self, model: str, need: int, now: float | None = None) -> str: ...
 
 
 @dataclass(slots=True)
@@ -68,6 +72,8 @@ class LocalStats:
         self._cooldown_s = cooldown_s
         self._probe_timeout_s = probe_timeout_s if probe_timeout_s is not None else cooldown_s
         self._models: dict[str, _ModelStats] = {}
+        #: Model-level refusals (minutes), kept apart from the circuits (seconds).
+        self.bench = ModelBench(clock)
 
     def _get(self, model: str) -> _ModelStats:
         entry = self._models.get(model)
@@ -121,6 +127,9 @@ class LocalStats:
             return False
         entry.probe_at = t
         return True
+
+    def bench_reason(self, model: str, need: int, now: float | None = None) -> str:
+        return self.bench.reason(model, need, now)
 
     def _now(self, now: float | None) -> float:
         return self._clock() if now is None else now
@@ -215,3 +224,6 @@ class PeekStats:
 
     def is_available(self, model: str, now: float | None = None) -> bool:
         return self._stats.state(model, now) != "open"
+
+    def bench_reason(self, model: str, need: int, now: float | None = None) -> str:
+        return self._stats.bench_reason(model, need, now)

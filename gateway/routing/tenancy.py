@@ -6,7 +6,7 @@ import fnmatch
 import re
 from collections.abc import Collection, Mapping, Sequence
 
-from gateway.routing.policy import RateLimit, Route, Rule, Tenant, feature_mask
+from gateway.routing.policy import RESIDENCY_RANK, RateLimit, Route, Rule, Tenant, feature_mask
 from gateway.routing.schema import Issues, Loc, RuleDoc, TenantDoc
 
 DEFAULT_TENANT = "default"
@@ -121,6 +121,7 @@ def compile_tenants(
                 else None
             ),
             usd_per_day=doc.budget.usd_per_day if doc.budget else None,
+            residency_rank=RESIDENCY_RANK[doc.residency] if doc.residency else None,
         )
     if DEFAULT_TENANT not in tenants:
         tenants[DEFAULT_TENANT] = Tenant(

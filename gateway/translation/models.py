@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from gateway.capabilities import ModelCapabilities, capabilities_for
+
 PROVIDERS = frozenset(
     {
         "anthropic",
@@ -44,6 +46,8 @@ class ModelTraits:
     tool_choice: bool  # any toolChoice at all (not for meta.llama3-1-*)
     thinking: bool  # Anthropic extended thinking (Claude 3.7 and 4.x)
     exclusive_sampling: bool  # temperature and topP cannot both be set
+    any_choice: bool = True  # toolChoice {"any": {}} is allowed
+    system_prompt: bool = True  # Converse ``system`` blocks are allowed (else folded)
 
 
 def base_model_id(bedrock_id: str) -> str:
@@ -57,7 +61,29 @@ def base_model_id(bedrock_id: str) -> str:
 
 @lru_cache(maxsize=512)
 def model_traits(bedrock_id: str) -> ModelTraits:
-    """Traits of a model id (cached: ids come from the policy catalogue, a small set)."""
+    """Traits of a model id (cached: ids come from the policy catalogue, a small set): from
+    the capability table when it knows the model, else guessed from the id's family."""
+    caps = capabilities_for(bedrock_id)
+    if caps is not None and caps.kind == "chat":
+        return traits_from_capabilities(caps)
+    return _guessed_traits(bedrock_id)
+
+
+def traits_from_capabilities(caps: ModelCapabilities) -> ModelTraits:
+    """What AWS documents for the model (``gateway.capabilities``)."""
+    choices = caps.tool_choice
+    return ModelTraits(
+        family=caps.family,
+        forced_tool="tool" in choices,
+        tool_choice=bool(choices),
+        thinking=caps.reasoning is not None,
+        exclusive_sampling=caps.exclusive_sampling,
+        any_choice="any" in choices,
+        system_prompt=caps.system_prompt,
+    )
+
+
+def _guessed_traits(bedrock_id: str) -> ModelTraits:
     model = base_model_id(bedrock_id)
     provider = model.partition(".")[0]
     if provider == "anthropic":

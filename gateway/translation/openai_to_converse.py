@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from gateway.capabilities import capabilities_for
 from gateway.schemas.chat import (
     ChatCompletionRequest,
     ImageURLPart,
@@ -49,8 +50,10 @@ from gateway.translation.prepared import Block, PreparedConversation
 __all__ = [
     "PreparedConversation",
     "converse_body",
+    "fold_system",
     "image_urls",
     "model_family",
+    "output_budget",
     "prepare_conversation",
     "sanitize_tool_id",
 ]
@@ -216,21 +219,34 @@ def converse_body(
     guardrail: tuple[str, str] | None = None,
     default_max_tokens: int | None = None,
 ) -> dict[str, Any]:
-    """The Converse / ConverseStream request body (without ``modelId``) for one model."""
+    """The Converse / ConverseStream request body (without ``modelId``) for one model, shaped
+    by what the model accepts (``gateway.capabilities``): ``maxTokens`` always sent for a
+    known model (the client's, else ``default_max_tokens``, else the model's output budget),
+    system prompts folded into the first user turn where the model has none."""
     traits = model_traits(bedrock_id)
     body: dict[str, Any] = {"messages": prepared.messages}
     forced_json = prepared.json_tool_spec is not None and traits.forced_tool
     system = prepared.system
     if prepared.json_instruction and not forced_json:
         system = [*system, {"text": prepared.json_instruction}]
-    if system:
+    if system and traits.system_prompt:
         body["system"] = system
+    elif system:
+        body["messages"] = fold_system(system, prepared.messages)
+    if default_max_tokens is None:
+        caps = capabilities_for(bedrock_id)
+        if caps is not None and caps.kind == "chat":
+            default_max_tokens = output_budget(
+                prepared.prompt_tokens, caps.max_output_tokens, caps.context_window
+            )
     specs, choice = prepared.tool_specs, prepared.tool_choice
     if forced_json and prepared.json_tool_spec is not None:
         specs = [*(specs or ()), prepared.json_tool_spec]
         choice = {"tool": {"name": prepared.json_tool_name}}
     if choice is not None and "tool" in choice and not traits.forced_tool:
         choice = _ANY
+    if choice is _ANY and not traits.any_choice:
+        choice = None  # the model takes no forced choice: Bedrock's default (auto) applies
     if specs:
         tool_config: dict[str, Any] = {"tools": specs}
         if choice is not None and traits.tool_choice:
@@ -251,6 +267,25 @@ def converse_body(
             "trace": "disabled",
         }
     return body
+
+
+def fold_system(system: list[Block], messages: list[Block]) -> list[Block]:
+    """Messages with the system text prepended to the first user turn, for models that refuse
+    Converse ``system`` blocks (Titan Text, Mistral 7B, Mixtral: "This model doesn't support
+    system messages."). A new list: the prepared messages are shared and stay untouched."""
+    text = "\n\n".join(block["text"] for block in system if "text" in block)
+    first = messages[0]
+    folded = {"role": first["role"], "content": [{"text": text}, *first["content"]]}
+    return [folded, *messages[1:]]
+
+
+def output_budget(prompt_tokens: int, max_output_tokens: int, context_window: int | None) -> int:
+    """The ``maxTokens`` sent when the client set none: the model's maximum output, within
+    what its context window leaves after the prompt (estimated generously, +20%)."""
+    if not context_window:
+        return max_output_tokens
+    room = context_window - ceil(prompt_tokens * 1.2)
+    return max(1, min(max_output_tokens, room))
 
 
 def _inference(

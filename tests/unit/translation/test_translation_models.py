@@ -20,7 +20,7 @@ FAMILIES = [
     ("us.meta.llama3-1-8b-instruct-v1:0", "llama3-1", False, False, False, False),
     ("meta.llama3-70b-instruct-v1:0", "llama", False, True, False, False),
     ("mistral.mistral-7b-instruct-v0:2", "mistral", False, True, False, False),
-    ("amazon.titan-text-express-v1", "titan", False, True, False, False),
+    ("amazon.titan-text-express-v1", "titan", False, False, False, False),  # no tool use (table)
     (
         "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
         "claude-3",

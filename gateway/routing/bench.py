@@ -1,0 +1,84 @@
+"""Routing (pure): models benched after a model-level refusal, apart from the latency circuit.
+
+A circuit opens on transient failures (throttling, timeouts) and probes again after seconds.
+A model-level refusal — no access to the model, end of life, no on-demand offer in the
+region, a feature the model lacks, a model the region does not offer — will not heal in
+seconds, so the model is benched for minutes: routing skips it (for every request, or only
+for requests that need the refused feature) and says why, until the bench expires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.routing.policy import feature_names
+
+__all__ = ["DEFAULT_BENCH_S", "BenchEntry", "ModelBench"]
+
+DEFAULT_BENCH_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class BenchEntry:
+    """One bench: ``features`` 0 benches the whole model, else requests needing any of them."""
+
+    model: str
+    reason: str
+    until: float
+    features: int = 0
+
+
+class ModelBench:
+    """Benched models by catalogue name (one per worker; cheap to read on the hot path)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[str, list[BenchEntry]] = {}
+
+    def bench(
+        self, model: str, reason: str, *, seconds: float = DEFAULT_BENCH_S, features: int = 0
+    ) -> BenchEntry:
+        """Bench ``model`` (or only its ``features``) for ``seconds``; replaces an entry for
+        the same features."""
+        entry = BenchEntry(model, reason, self._clock() + seconds, features)
+        kept = [e for e in self._entries.get(model, ()) if e.features != features]
+        self._entries[model] = [*kept, entry]
+        return entry
+
+    def release(self, model: str, reason_prefix: str = "") -> None:
+        """Lift a model's benches (those whose reason starts with ``reason_prefix``)."""
+        kept = [e for e in self._entries.get(model, ()) if not e.reason.startswith(reason_prefix)]
+        if kept:
+            self._entries[model] = kept
+        else:
+            self._entries.pop(model, None)
+
+    def reason(self, model: str, need: int, now: float | None = None) -> str:
+        """Why ``model`` is benched for a request needing features ``need``; "" if it is not."""
+        entries = self._entries.get(model)
+        if not entries:
+            return ""
+        t = self._clock() if now is None else now
+        for entry in entries:
+            if entry.until <= t:
+                continue
+            if entry.features == 0:
+                return f"benched: {entry.reason}"
+            if entry.features & need == entry.features:
+                return f"benched for {'+'.join(feature_names(entry.features))}: {entry.reason}"
+        return ""
+
+    def active(self, now: float | None = None) -> list[BenchEntry]:
+        """Benches in force (for /ui, explain and metrics); expired ones are dropped."""
+        t = self._clock() if now is None else now
+        live: list[BenchEntry] = []
+        for model in list(self._entries):
+            entries = [e for e in self._entries[model] if e.until > t]
+            if entries:
+                self._entries[model] = entries
+                live.extend(entries)
+            else:
+                del self._entries[model]
+        return live
