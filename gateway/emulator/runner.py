@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Iterable
 from types import TracebackType
 
 from aiohttp import web
 
+from gateway.capabilities.model import ModelCapabilities
 from gateway.emulator.credentials import (
     EMULATOR_ACCESS_KEY_ID,
     EMULATOR_REGION,
@@ -37,13 +39,17 @@ def _banner(url: str) -> str:
         f"  AWS_ACCESS_KEY_ID={EMULATOR_ACCESS_KEY_ID}\n"
         f"  AWS_SECRET_ACCESS_KEY={EMULATOR_SECRET_ACCESS_KEY}\n"
         f"  AWS_REGION={EMULATOR_REGION}\n"
-        f"  control API: {url}/_emulator/health, /_emulator/faults, /_emulator/calls"
+        f"  AWS_ENDPOINT_URL_BEDROCK={url}  (ListFoundationModels, ListInferenceProfiles)\n"
+        f"  control API: {url}/_emulator/health, /_emulator/faults, /_emulator/calls, "
+        "/_emulator/strict"
     )
 
 
-async def _start(state: EmulatorState, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def _start(
+    state: EmulatorState, host: str, port: int, models: Iterable[ModelCapabilities] | None = None
+) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(
-        create_emulator_app(state),
+        create_emulator_app(state, models=models),
         access_log=None,
         handler_cancellation=True,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
@@ -60,12 +66,13 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def run_emulator(host: str = "127.0.0.1", port: int = 9901) -> None:
+def run_emulator(host: str = "127.0.0.1", port: int = 9901, *, strict: bool = False) -> None:
     """Serve the emulator until interrupted; prints the URL and the test credentials."""
     loop = _new_loop()
     asyncio.set_event_loop(loop)
     try:
-        runner, bound = loop.run_until_complete(_start(EmulatorState(), host, port))
+        state = EmulatorState(strict=strict)
+        runner, bound = loop.run_until_complete(_start(state, host, port))
         print(_banner(_url(host, bound)), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             loop.run_forever()
@@ -77,8 +84,16 @@ def run_emulator(host: str = "127.0.0.1", port: int = 9901) -> None:
 class RunningEmulator:
     """An emulator serving from its own event loop in a daemon thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.state = EmulatorState()
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        strict: bool = False,
+        models: Iterable[ModelCapabilities] | None = None,
+    ) -> None:
+        self.state = EmulatorState(strict=strict)
+        self._models = None if models is None else tuple(models)
         self.host = host
         self.port = 0
         self._loop = _new_loop()
@@ -105,7 +120,7 @@ class RunningEmulator:
         asyncio.set_event_loop(self._loop)
         try:
             self._runner, self.port = self._loop.run_until_complete(
-                _start(self.state, self.host, port)
+                _start(self.state, self.host, port, self._models)
             )
         except OSError as error:
             self._error = error
@@ -135,6 +150,13 @@ class RunningEmulator:
         self.stop()
 
 
-def start_emulator_in_thread(host: str = "127.0.0.1", port: int = 0) -> RunningEmulator:
-    """Start an emulator in a daemon thread; port 0 picks a free port."""
-    return RunningEmulator(host, port).start()
+def start_emulator_in_thread(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    strict: bool = False,
+    models: Iterable[ModelCapabilities] | None = None,
+) -> RunningEmulator:
+    """Start an emulator in a daemon thread; port 0 picks a free port. ``strict`` refuses
+    per model and region as Bedrock does; ``models`` replaces the model table (tests)."""
+    return RunningEmulator(host, port, strict=strict, models=models).start()
