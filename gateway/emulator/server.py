@@ -12,6 +12,7 @@ from urllib.parse import unquote
 import orjson
 from aiohttp import web
 
+from gateway.capabilities.lookup import split_profile
 from gateway.capabilities.model import ModelCapabilities
 from gateway.capabilities.table import MODELS
 from gateway.emulator.answers import answer
@@ -24,7 +25,7 @@ from gateway.emulator.credentials import (
 )
 from gateway.emulator.embeddings import embed
 from gateway.emulator.errors import EmulatorError, fault_error, validation_error
-from gateway.emulator.models import ModelRef, resolve_model
+from gateway.emulator.models import ModelRef, model_ref, resolve_model
 from gateway.emulator.rules import (
     NO_ACCESS,
     ModelTable,
@@ -105,12 +106,15 @@ class _Operations:
         finally:
             self.state.log_call(operation, model_id, status)
 
-    def _check_model(self, ref: ModelRef, operation: str, region: str) -> ModelCapabilities | None:
-        """Strict: the model's row after Bedrock's per-model refusals; lenient: None."""
+    def _check_model(
+        self, model_id: str, operation: str, region: str
+    ) -> tuple[ModelRef, ModelCapabilities | None]:
+        """Strict: the model's row after Bedrock's per-model refusals; lenient: no row."""
         if self.state.strict:
-            caps = check_model(self.table, ref.model_id, region, self.state.denied(), today_utc())
+            caps = check_model(self.table, model_id, region, self.state.denied(), today_utc())
             check_operation(caps, operation)
-            return caps
+            return model_ref(model_id, split_profile(model_id)[1]), caps
+        ref = resolve_model(model_id)
         if ref.base_id in self.state.denied():
             raise EmulatorError(403, "AccessDeniedException", NO_ACCESS)
         if operation == "invoke":
@@ -118,14 +122,13 @@ class _Operations:
                 raise validation_error(UNSUPPORTED_INVOKE.format(model_id=ref.model_id))
         elif ref.is_embedding:
             raise validation_error(UNSUPPORTED_CHAT)
-        return None
+        return ref, None
 
     async def _dispatch(
         self, request: web.Request, operation: str, model_id: str, body: bytes, region: str
     ) -> web.StreamResponse:
         started = time.monotonic()
-        ref = resolve_model(model_id)
-        caps = self._check_model(ref, operation, region)
+        ref, caps = self._check_model(model_id, operation, region)
         fault = self.state.take_fault((ref.model_id, ref.base_id), operation)
         await _apply_fault(fault, ref)
         payload = _parse_json(body)
