@@ -32,9 +32,10 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def _banner(url: str) -> str:
+def _banner(url: str, strict: bool) -> str:
+    mode = "strict: refuses per model and region as Bedrock does" if strict else "lenient"
     return (
-        f"Bedrock Runtime emulator (test/demo tool, not AWS) listening on {url}\n"
+        f"Bedrock Runtime emulator (test/demo tool, not AWS) listening on {url} ({mode})\n"
         f"  AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url}\n"
         f"  AWS_ACCESS_KEY_ID={EMULATOR_ACCESS_KEY_ID}\n"
         f"  AWS_SECRET_ACCESS_KEY={EMULATOR_SECRET_ACCESS_KEY}\n"
@@ -73,7 +74,7 @@ def run_emulator(host: str = "127.0.0.1", port: int = 9901, *, strict: bool = Fa
     try:
         state = EmulatorState(strict=strict)
         runner, bound = loop.run_until_complete(_start(state, host, port))
-        print(_banner(_url(host, bound)), flush=True)
+        print(_banner(_url(host, bound), strict), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             loop.run_forever()
         loop.run_until_complete(runner.cleanup())
