@@ -47,11 +47,11 @@ def rows(
     predicate: Callable[[ModelCapabilities], bool],
     table: Iterable[ModelCapabilities] = MODELS,
 ) -> list[Any]:
-    """pytest params of the table's live chat rows matching ``predicate``, ids = base ids."""
+    """pytest params of the table's live Converse rows matching ``predicate`` (ids: base ids)."""
     return [
         pytest.param(row, id=row.base_id)
         for row in table
-        if row.kind == "chat" and row.lifecycle != "eol" and predicate(row)
+        if row.kind == "chat" and row.converse and row.lifecycle != "eol" and predicate(row)
     ]
 
 

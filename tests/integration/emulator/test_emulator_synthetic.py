@@ -119,6 +119,12 @@ def test_region_comes_from_the_credential_scope(synthetic: RunningEmulator) -> N
     assert refusal(lambda: ireland.converse(modelId=f"us.{ACTIVE.base_id}", messages=USER))[2] == (
         rules.INVALID_MODEL
     )
+    # Offered neither on demand nor by a profile reachable from eu-west-1.
+    assert refusal(lambda: ireland.converse(modelId=LEGACY.base_id, messages=USER)) == (
+        400,
+        "ValidationException",
+        rules.INVALID_MODEL,
+    )
 
 
 async def test_bearer_requests_use_the_configured_region() -> None:
