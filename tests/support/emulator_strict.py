@@ -55,6 +55,25 @@ def rows(
     ]
 
 
+def general_model(region: str = "us-east-1") -> str:
+    """A live base id on demand in ``region`` with tools (streamed, any/tool choice), images and
+    system prompts: the model of the emulator tests that are not about per-model rules."""
+    for row in MODELS:
+        if (
+            row.kind == "chat"
+            and row.lifecycle == "active"
+            and row.eol_date is None
+            and region in row.on_demand_regions
+            and row.tools
+            and row.streaming_tools
+            and {"any", "tool"} <= row.tool_choice
+            and row.images
+            and row.system_prompt
+        ):
+            return row.base_id
+    raise LookupError(f"the model table has no general-purpose model on demand in {region}")
+
+
 def callable_id(row: ModelCapabilities, region: str) -> str:
     """The id that reaches ``row`` from ``region`` (base id on demand, else its profile)."""
     model_id = invocation_for(row.base_id, region, "global", caps=row).model_id

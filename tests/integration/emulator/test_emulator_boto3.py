@@ -10,8 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gateway.emulator.runner import RunningEmulator
+from tests.support.emulator_strict import general_model
 
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+HAIKU = general_model()  # a live model by property: the table retires ids over time
 USER = [{"role": "user", "content": [{"text": "hello there"}]}]
 WEATHER = {
     "toolSpec": {
