@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -112,12 +114,14 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._connector: aiohttp.TCPConnector | None = None
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
+        self.proxy: str | None = None
 
     async def start(self) -> None:
         """Create the session inside the running loop; idempotent."""
         if self._session is not None:
             return
         context = await asyncio.to_thread(_ssl_context, self._ca_bundle)
+        self.proxy = env_proxy(self._base)
         if self._session is not None:
             return
         self._connector = aiohttp.TCPConnector(
@@ -129,10 +133,12 @@ class Transport:
         )
         self._session = aiohttp.ClientSession(
             connector=self._connector,
-            trust_env=True,  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as botocore honours them
+            proxy=self.proxy,  # resolved once, not per request as trust_env would
             timeout=self._timeout,
             auto_decompress=False,
-            skip_auto_headers=("Accept-Encoding",),
+            # Bedrock sets no cookies; aiohttp's jar costs ~40 us a request to consult.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("Accept-Encoding", "User-Agent"),
             raise_for_status=False,
         )
 
@@ -242,6 +248,19 @@ async def _read_body(response: aiohttp.ClientResponse) -> bytes:
             raise BodyTooLarge(f"the response body is over {MAX_BODY_BYTES} bytes")
         parts.append(data)
     return b"".join(parts)
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy for ``url`` from HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches it.
+
+    The same variables botocore honours, so credentials and Bedrock calls take one path.
+    """
+    parts = urlsplit(url)
+    proxy = urllib.request.getproxies_environment().get(parts.scheme)
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if not proxy or bypass(parts.netloc):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
