@@ -14,14 +14,16 @@ import httpx2 as httpx
 import openai
 import orjson
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
+from gateway.config import Settings
 from gateway.emulator.runner import RunningEmulator
 from gateway.providers import credentials as credentials_module
 from tests.e2e.conftest import KEY, POLICY
 from tests.support.servers import GatewayServer, running_gateway
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
-MESSAGES = [{"role": "user", "content": "Hi there"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hi there"}]
 HEADER = "x-gateway-upstream-request-id"
 
 
@@ -144,7 +146,5 @@ def test_readyz_says_why_without_credentials(
         assert "No AWS credentials found" in body["reason"]
 
 
-def _settings():  # type: ignore[no-untyped-def]
-    from gateway.config import Settings
-
-    return Settings(policies=POLICY, api_keys=KEY)  # type: ignore[call-arg]
+def _settings() -> Settings:
+    return Settings(policies=POLICY, api_keys=KEY)
