@@ -108,9 +108,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             pool_size=settings.upstream_pool_size,
             connect_timeout=settings.upstream_connect_timeout_s,
             pool_timeout=settings.upstream_pool_timeout_s,
-            bearer_token_file=str(settings.bearer_token_file)
-            if settings.bearer_token_file
-            else None,
+            bearer_token_file=settings.bearer_token_file or None,
             on_pool_wait=state.metrics.note_pool_wait,
         )
         if settings.allow_image_urls:  # aiohttp is loaded only for fetching image URLs
