@@ -13,6 +13,7 @@ the OpenAI ``error.type`` so that the openai SDK raises the matching exception c
     ├── RateLimitError                429 rate_limit_error         (``retry-after``)
     │   └── QuotaExceededError        429 insufficient_quota       (budget spent)
     ├── NoCandidateError              400 invalid_request_error   (routing excluded every model)
+    ├── GatewaySaturatedError         503 server_error             (no free upstream connection)
     └── UpstreamError                 502 server_error             (``reason`` labels the failure)
         ├── UpstreamValidationError   400 invalid_request_error   (Bedrock refused the request)
         ├── UpstreamAccessDeniedError 403 permission_error
@@ -130,13 +131,28 @@ class NoCandidateError(InvalidRequestError):
     reason = "no_candidate"
 
 
+class GatewaySaturatedError(GatewayError):
+    """The gateway's own upstream connection pool stayed full: not the model's fault.
+
+    Not an ``UpstreamError``, so it neither falls back nor counts against a model's circuit.
+    """
+
+    status = 503
+    default_code = "gateway_saturated"
+    reason = "saturated"
+
+
 class UpstreamError(GatewayError):
-    """Bedrock failed. ``reason`` is a fixed label (metrics, fallback accounting)."""
+    """Bedrock failed. ``reason`` is a fixed label (metrics, fallback accounting).
+
+    ``request_id`` is Bedrock's ``x-amzn-RequestId`` when it answered (to quote to AWS support).
+    """
 
     status = 502
     error_type = "server_error"
     default_code = "upstream_error"
     reason = "server_error"
+    request_id: str | None = None
 
 
 class UpstreamValidationError(UpstreamError):

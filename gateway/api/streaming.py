@@ -67,6 +67,7 @@ async def stream_chat(
         stream = await bedrock.converse_stream(
             candidate.model.bedrock_id, converse_bytes(plan, candidate), timeout=timeout
         )
+        ctx.upstream_request_id = stream.headers.get("x-amzn-RequestId", "")
         try:
             buffered = await _read_preamble(stream)
         except BaseException:

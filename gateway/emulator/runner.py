@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 from collections.abc import Iterable
 from types import TracebackType
@@ -47,7 +48,11 @@ def _banner(url: str, strict: bool) -> str:
 
 
 async def _start(
-    state: EmulatorState, host: str, port: int, models: Iterable[ModelCapabilities] | None = None
+    state: EmulatorState,
+    host: str,
+    port: int,
+    models: Iterable[ModelCapabilities] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(
         create_emulator_app(state, models=models),
@@ -56,15 +61,17 @@ async def _start(
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+    site = web.TCPSite(
+        runner, host, port, backlog=1024, reuse_address=True, ssl_context=ssl_context
+    )
     await site.start()
     bound_port = int(runner.addresses[0][1])
     return runner, bound_port
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, *, tls: bool = False) -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 def run_emulator(host: str = "127.0.0.1", port: int = 9901, *, strict: bool = False) -> None:
@@ -92,9 +99,12 @@ class RunningEmulator:
         *,
         strict: bool = False,
         models: Iterable[ModelCapabilities] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``ssl_context`` serves HTTPS (tests of the CA bundle); the default is plain HTTP."""
         self.state = EmulatorState(strict=strict)
         self._models = None if models is None else tuple(models)
+        self._ssl = ssl_context
         self.host = host
         self.port = 0
         self._loop = _new_loop()
@@ -107,7 +117,7 @@ class RunningEmulator:
 
     @property
     def url(self) -> str:
-        return _url(self.host, self.port)
+        return _url(self.host, self.port, tls=self._ssl is not None)
 
     def start(self) -> RunningEmulator:
         self._thread.start()
@@ -121,7 +131,7 @@ class RunningEmulator:
         asyncio.set_event_loop(self._loop)
         try:
             self._runner, self.port = self._loop.run_until_complete(
-                _start(self.state, self.host, port, self._models)
+                _start(self.state, self.host, port, self._models, self._ssl)
             )
         except OSError as error:
             self._error = error

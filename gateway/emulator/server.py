@@ -193,6 +193,9 @@ async def _apply_fault(fault: Fault | None, ref: ModelRef) -> None:
     if fault.mode == "hang":
         await asyncio.sleep(fault.delay_ms / 1000)
         raise _HangUp
+    if fault.mode == "reset":  # the request reached the model; the answer never comes back
+        await asyncio.sleep(fault.delay_ms / 1000)
+        raise _HangUp
     if fault.delay_ms:
         await asyncio.sleep(fault.delay_ms / 1000)
 

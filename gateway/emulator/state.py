@@ -22,7 +22,8 @@ ERROR_MODES = frozenset(
     }
 )
 STREAM_MODES = frozenset({"stream_throttle", "break_stream", "drop_stream", "truncate_frame"})
-FAULT_MODES = ERROR_MODES | STREAM_MODES | {"hang", "slow"}
+#: ``reset`` aborts the connection after the body was read and the call counted.
+FAULT_MODES = ERROR_MODES | STREAM_MODES | {"hang", "slow", "reset"}
 HANG_DEFAULT_MS = 3_600_000
 OPERATIONS = ("converse", "converse-stream", "invoke")
 CALL_LOG_SIZE = 1000
