@@ -34,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     emulator = sub.add_parser("emulator", help="run the Bedrock Runtime emulator alone")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=9901)
+    mode = emulator.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--strict", action="store_true", help="refuse per model and region as Bedrock does"
+    )
+    mode.add_argument(
+        "--lenient", dest="strict", action="store_false", help="accept any model id (default)"
+    )
     check = sub.add_parser("check-policy", help="validate a policy file or folder")
     check.add_argument("path")
     from gateway.compare import add_compare_parser
@@ -53,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "emulator":
         from gateway.emulator.runner import run_emulator
 
-        run_emulator(args.host, args.port)
+        run_emulator(args.host, args.port, strict=args.strict)
         return 0
     return serve(args)
 

@@ -107,6 +107,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         state.bedrock = await BedrockClient.from_environment(
             pool_size=settings.upstream_pool_size,
             connect_timeout=settings.upstream_connect_timeout_s,
+            pool_timeout=settings.upstream_pool_timeout_s,
+            bearer_token_file=settings.bearer_token_file or None,
+            on_pool_wait=state.metrics.note_pool_wait,
         )
         if settings.allow_image_urls:  # aiohttp is loaded only for fetching image URLs
             import aiohttp

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     upstream_pool_size: int = Field(default=256, ge=1)
     upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
+    upstream_pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="wait for a free upstream connection before a 503"
+    )
+    bearer_token_file: str = Field(
+        default="", description="a file holding a Bedrock API key, re-read on change; empty: none"
+    )
     redis_timeout_s: float = Field(default=0.25, gt=0)
     redis_retry_s: float = Field(default=5.0, gt=0, description="pause before retrying Redis")
     shadow_keep_answers: int = Field(

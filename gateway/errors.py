@@ -13,6 +13,7 @@ the OpenAI ``error.type`` so that the openai SDK raises the matching exception c
     ├── RateLimitError                429 rate_limit_error         (``retry-after``)
     │   └── QuotaExceededError        429 insufficient_quota       (budget spent)
     ├── NoCandidateError              400 invalid_request_error   (routing excluded every model)
+    ├── GatewaySaturatedError         503 server_error             (no free upstream connection)
     └── UpstreamError                 502 server_error             (``reason`` labels the failure)
         ├── UpstreamValidationError   400 invalid_request_error   (Bedrock refused the request)
         ├── UpstreamAccessDeniedError 403 permission_error
@@ -25,7 +26,7 @@ the OpenAI ``error.type`` so that the openai SDK raises the matching exception c
         └── (model-level refusals: ``model_level`` is True; they fall back and bench the model)
             ModelAccessDeniedError    403 permission_error         (no access to this model)
             ModelNotFoundError        404 invalid_request_error    (end of life, not offered)
-            ModelRefusedError         400 invalid_request_error    (needs a profile, lacks a feature)
+            ModelRefusedError         400 invalid_request_error    (no profile, lacks a feature)
             ModelNotReadyError        503 server_error             retryable
 
 Request-level refusals (the input is wrong for every model) are final; model-level ones say
@@ -139,11 +140,24 @@ class NoCandidateError(InvalidRequestError):
     reason = "no_candidate"
 
 
+class GatewaySaturatedError(GatewayError):
+    """The gateway's own upstream connection pool stayed full: not the model's fault.
+
+    Not an ``UpstreamError``, so it neither falls back nor counts against a model's circuit.
+    """
+
+    status = 503
+    default_code = "gateway_saturated"
+    reason = "saturated"
+
+
 class UpstreamError(GatewayError):
     """Bedrock failed. ``reason`` is a fixed label (metrics, fallback accounting).
 
     ``model_level``: the refusal is about the model (access, lifecycle, region, features), not
-    the request; ``refused_feature`` names what it lacks ("" for the whole model)."""
+    the request; ``refused_feature`` names what it lacks ("" for the whole model).
+    ``request_id`` is Bedrock's ``x-amzn-RequestId`` when it answered (to quote to AWS support).
+    """
 
     status = 502
     error_type = "server_error"
@@ -151,6 +165,7 @@ class UpstreamError(GatewayError):
     reason = "server_error"
     model_level = False
     refused_feature = ""
+    request_id: str | None = None
 
 
 class UpstreamValidationError(UpstreamError):

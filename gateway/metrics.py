@@ -138,6 +138,18 @@ class Metrics:
             multiprocess_mode="livesum",
         )
         self.redis_errors = counter("gateway_redis_errors_total", "Redis calls that failed", "op")
+        # The gateway's own saturation (all upstream connections busy), never a model's fault.
+        self.pool_wait = Histogram(
+            "gateway_upstream_pool_wait_seconds",
+            "Time a Bedrock call waited for a free upstream connection (only calls that waited)",
+            buckets=(0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        )
+        self.pool_exhausted = Counter(
+            "gateway_upstream_pool_exhausted_total",
+            "Bedrock calls refused (503) because no upstream connection became free in time",
+            registry=registry,
+        )
         self.circuit_open = Labelled(
             Gauge(
                 "gateway_circuit_open",
@@ -150,6 +162,12 @@ class Metrics:
         self.policy_reloads = counter(
             "gateway_policy_reloads_total", "Policy reloads by result", "result"
         )
+
+    def note_pool_wait(self, seconds: float, got: bool) -> None:
+        """The transport's hook: a call waited ``seconds`` for a connection (and got one?)."""
+        self.pool_wait.observe(seconds)
+        if not got:
+            self.pool_exhausted.inc()
 
     def set_circuits(self, snapshot: Mapping[str, Mapping[str, Any]]) -> None:
         """Mirror the routing stats' circuit states (1 open or half-open, 0 closed)."""

@@ -21,6 +21,12 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
     || echo "warning: chromium could not be installed; the browser test will be skipped" >&2
 fi
+# The transport tests put a real forward proxy (Debian's tinyproxy) between gateway and emulator.
+if ! command -v tinyproxy >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "tinyproxy missing: installing Debian's tinyproxy for the proxy tests" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tinyproxy >/dev/null \
+    || echo "warning: tinyproxy could not be installed; the proxy tests will be skipped" >&2
+fi
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
     --dir /tmp --logfile /tmp/gateway-test-redis.log

@@ -32,6 +32,7 @@ class AccessLog:
             "attempts": ctx.attempts,
             "cache": ctx.cache,
             "status": ctx.status,
+            "upstream_request_id": ctx.upstream_request_id or None,
             "input_tokens": ctx.input_tokens,
             "output_tokens": ctx.output_tokens,
             "cost_usd": round(ctx.cost_usd, 8),

@@ -25,6 +25,7 @@ from gateway.api.shadow_hook import ShadowHook
 from gateway.api.state import GatewayState
 from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
+from gateway.providers.bedrock import REQUEST_ID_KEY
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import choose
 from gateway.routing.stats import StatsView
@@ -205,6 +206,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         elapsed = time.perf_counter() - started
         state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
         state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)
+        ctx.upstream_request_id = resp.get(REQUEST_ID_KEY, {}).get("RequestId", "")
         return resp
 
     resp = await with_fallback(state, plan.decision, ctx, attempt)

@@ -6,6 +6,9 @@ import os
 import time
 from dataclasses import dataclass, field
 
+#: The response header that carries Bedrock's request id (to quote to AWS support).
+UPSTREAM_REQUEST_ID = "x-gateway-upstream-request-id"
+
 
 def new_id(prefix: str) -> str:
     """A random id (128 bits, like a uuid4, without building a UUID object per request)."""
@@ -35,6 +38,7 @@ class CallContext:
     ttft_s: float | None = None
     debug: dict[str, str] | None = None  # prompt and answer, only with GATEWAY_LOG_PROMPTS
     status: int = 200
+    upstream_request_id: str = ""  # Bedrock's x-amzn-RequestId of the last attempt
     started: float = field(default_factory=time.perf_counter)
 
     def headers(self) -> dict[str, str]:
@@ -46,7 +50,7 @@ class CallContext:
             "x-gateway-cache": self.cache or "off",
             "x-gateway-attempts": str(self.attempts),
             "x-gateway-cost-usd": f"{self.cost_usd:.8f}",
-        }
+        } | ({UPSTREAM_REQUEST_ID: self.upstream_request_id} if self.upstream_request_id else {})
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
+from gateway.errors import GatewayError, InvalidRequestError, NotFoundError, UpstreamError
 
 log = logging.getLogger("gateway.errors")
 
@@ -21,6 +21,8 @@ def error_response(request: Request, err: GatewayError) -> Response:
     call = getattr(request.state, "call", None)
     if call is not None:
         call.status = err.status
+        if isinstance(err, UpstreamError) and err.request_id:
+            call.upstream_request_id = err.request_id
         if call.route:
             headers = call.headers() | headers
     return Response(

@@ -20,17 +20,26 @@ async def healthz() -> Response:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
-    """Ready once a policy is loaded; Redis trouble is reported, never fatal (fail open)."""
+    """Ready once a policy is loaded and Bedrock credentials exist (503 with the reason until
+    then: a pod that starts before its IRSA token must not take traffic); Redis trouble is
+    reported, never fatal (fail open)."""
     state = get_state(request)
-    body = {
-        "status": "ready",
+    problem = await state.bedrock.credentials_problem() if state.bedrock is not None else None
+    body: dict[str, object] = {
+        "status": "ready" if problem is None else "not ready",
         "policy": state.policy_source,
         "routes": len(state.policy.routes),
         "cache": state.cache.kind,
         "redis": state.redis_state,
         "bedrock": "configured" if state.bedrock is not None else "starting",
     }
-    return Response(orjson.dumps(body), media_type="application/json")
+    if problem is not None:
+        body["reason"] = problem
+    return Response(
+        orjson.dumps(body),
+        status_code=200 if problem is None else 503,
+        media_type="application/json",
+    )
 
 
 @router.get("/metrics")

@@ -97,9 +97,13 @@ async def stream_chat(
         body = converse_bytes(plan, candidate)
         if replays_tools(plan.prepared, candidate):
             answer = await bedrock.converse(candidate.call_id, body, timeout=timeout)
+            ctx.upstream_request_id = str(
+                (answer.get("ResponseMetadata") or {}).get("RequestId", "")
+            )
             events = converse_events(answer)
             return OpenStream(ReplayedStream(), events, candidate, started, time.perf_counter())
         stream = await bedrock.converse_stream(candidate.call_id, body, timeout=timeout)
+        ctx.upstream_request_id = stream.headers.get("x-amzn-RequestId", "")
         try:
             buffered = await _read_preamble(stream)
         except BaseException:

@@ -8,9 +8,12 @@ from typing import Any
 
 import orjson
 
+from gateway.emulator.rules import long_reply_tokens
 from gateway.emulator.state import Behaviour
 
 GUARDRAIL_REPLY = "Sorry, the model cannot answer this question."
+#: One token of a long answer (4 characters, the emulator's characters-per-token).
+LONG_WORD = "tok "
 _SCHEMA_VALUES: dict[str, Any] = {"integer": 1, "number": 1.5, "boolean": True}
 
 
@@ -198,6 +201,9 @@ def answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> A
         if chosen is not None:
             return _tool_answer(body, base_id, behaviour, user_text, chosen)
         reply = f"Hello from {base_id}. You said: {user_text[:200]}"
+        long_tokens = long_reply_tokens(user_text)
+        if long_tokens is not None:
+            reply = LONG_WORD * long_tokens
     if behaviour is not None and behaviour.reply is not None:
         reply = behaviour.reply
     reply, stop_reason = _limit(reply, body.get("inferenceConfig") or {})

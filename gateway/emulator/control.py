@@ -1,4 +1,5 @@
-"""Emulator: the unsigned /_emulator control API (faults, behaviour, call log, health)."""
+"""Emulator: the unsigned /_emulator control API (faults, behaviour, strict mode, model
+access, call log, health)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import unquote
 import orjson
 from aiohttp import web
 
+from gateway.capabilities.lookup import split_profile
 from gateway.emulator.state import EmulatorState
 
 PREFIX = "/_emulator"
@@ -123,6 +125,37 @@ class _Control:
         self.state.reset_calls()
         return _json({"cleared": "calls"})
 
+    async def get_strict(self, request: web.Request) -> web.Response:
+        return _json({"strict": self.state.strict})
+
+    async def put_strict(self, request: web.Request) -> web.Response:
+        try:
+            document = await _body(request, frozenset({"strict"}))
+            if not isinstance(document.get("strict"), bool):
+                raise ValueError("strict is required (true or false)")
+        except ValueError as error:
+            return _bad_request(str(error))
+        self.state.strict = document["strict"]
+        return _json({"strict": self.state.strict})
+
+    async def put_access(self, request: web.Request) -> web.Response:
+        _, base_id = split_profile(_model_id(request, "access"))
+        try:
+            document = await _body(request, frozenset({"granted"}))
+            if not isinstance(document.get("granted"), bool):
+                raise ValueError("granted is required (true or false)")
+        except ValueError as error:
+            return _bad_request(str(error))
+        self.state.set_access(base_id, document["granted"])
+        return _json({"model_id": base_id, "granted": document["granted"]})
+
+    async def get_access(self, request: web.Request) -> web.Response:
+        return _json({"denied": sorted(self.state.denied())})
+
+    async def delete_access(self, request: web.Request) -> web.Response:
+        self.state.reset_access()
+        return _json({"cleared": "access"})
+
     async def health(self, request: web.Request) -> web.Response:
         return _json({"status": "ok"})
 
@@ -140,4 +173,9 @@ def add_control_routes(app: web.Application, state: EmulatorState) -> None:
     router.add_delete(PREFIX + "/behaviour/{model_id:.+}", control.delete_behaviour)
     router.add_get(PREFIX + "/calls", control.get_calls)
     router.add_delete(PREFIX + "/calls", control.delete_calls)
+    router.add_get(PREFIX + "/strict", control.get_strict)
+    router.add_put(PREFIX + "/strict", control.put_strict)
+    router.add_put(PREFIX + "/access/{model_id:.+}", control.put_access)
+    router.add_get(PREFIX + "/access", control.get_access)
+    router.add_delete(PREFIX + "/access", control.delete_access)
     router.add_get(PREFIX + "/health", control.health)

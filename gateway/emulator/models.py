@@ -64,6 +64,11 @@ def base_model_id(model_id: str) -> str | None:
     return None
 
 
+def model_ref(model_id: str, base_id: str) -> ModelRef:
+    """A reference for a model id whose base id is known already (strict mode's table)."""
+    return ModelRef(model_id, base_id, _kind(base_id))
+
+
 def resolve_model(encoded_model_id: str) -> ModelRef:
     """Decode a path's model id and resolve it; raise ValidationException when unknown."""
     model_id = unquote(encoded_model_id)

@@ -5,19 +5,36 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
 from aiohttp import web
 
+from gateway.capabilities.lookup import split_profile
+from gateway.capabilities.model import ModelCapabilities
+from gateway.capabilities.table import MODELS
 from gateway.emulator.answers import answer
 from gateway.emulator.control import add_control_routes
-from gateway.emulator.credentials import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
+from gateway.emulator.controlplane import add_controlplane_routes
+from gateway.emulator.credentials import (
+    EMULATOR_ACCESS_KEY_ID,
+    EMULATOR_REGION,
+    EMULATOR_SECRET_ACCESS_KEY,
+)
 from gateway.emulator.embeddings import embed
 from gateway.emulator.errors import EmulatorError, fault_error, validation_error
-from gateway.emulator.models import ModelRef, resolve_model
+from gateway.emulator.models import ModelRef, model_ref, resolve_model
+from gateway.emulator.rules import (
+    NO_ACCESS,
+    ModelTable,
+    check_model,
+    check_operation,
+    check_request,
+    today_utc,
+    with_output_default,
+)
 from gateway.emulator.sigv4 import SigV4Verifier
 from gateway.emulator.state import ERROR_MODES, OPERATIONS, EmulatorState, Fault
 from gateway.emulator.streaming import write_stream
@@ -49,10 +66,14 @@ def _parse_json(body: bytes) -> Any:
 class _Operations:
     """Handlers of /model/{modelId}/{operation}; one instance per app."""
 
-    def __init__(self, state: EmulatorState, verifier: SigV4Verifier) -> None:
+    def __init__(
+        self, state: EmulatorState, verifier: SigV4Verifier, table: ModelTable, region: str
+    ) -> None:
         self.state = state
         self.verifier = verifier
         self.validator = ConverseValidator()
+        self.table = table
+        self.region = region
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.raw_path
@@ -64,7 +85,7 @@ class _Operations:
             ).to_response()
         body = await request.read()
         try:
-            self.verifier.verify(request.method, raw_path, request.headers, body)
+            region = self.verifier.verify(request.method, raw_path, request.headers, body)
         except EmulatorError as error:
             return error.to_response()
         model_id = unquote(encoded_id)
@@ -72,7 +93,9 @@ class _Operations:
         status = 499  # stays when the client goes away first (handler cancelled)
         try:
             try:
-                response = await self._dispatch(request, operation, model_id, body)
+                response = await self._dispatch(
+                    request, operation, model_id, body, region or self.region
+                )
             except EmulatorError as error:
                 response = error.to_response()
             except _HangUp:
@@ -83,16 +106,29 @@ class _Operations:
         finally:
             self.state.log_call(operation, model_id, status)
 
-    async def _dispatch(
-        self, request: web.Request, operation: str, model_id: str, body: bytes
-    ) -> web.StreamResponse:
-        started = time.monotonic()
+    def _check_model(
+        self, model_id: str, operation: str, region: str
+    ) -> tuple[ModelRef, ModelCapabilities | None]:
+        """Strict: the model's row after Bedrock's per-model refusals; lenient: no row."""
+        if self.state.strict:
+            caps = check_model(self.table, model_id, region, self.state.denied(), today_utc())
+            check_operation(caps, operation)
+            return model_ref(model_id, split_profile(model_id)[1]), caps
         ref = resolve_model(model_id)
+        if ref.base_id in self.state.denied():
+            raise EmulatorError(403, "AccessDeniedException", NO_ACCESS)
         if operation == "invoke":
             if not ref.is_embedding:
-                raise validation_error(UNSUPPORTED_INVOKE.format(model_id=model_id))
+                raise validation_error(UNSUPPORTED_INVOKE.format(model_id=ref.model_id))
         elif ref.is_embedding:
             raise validation_error(UNSUPPORTED_CHAT)
+        return ref, None
+
+    async def _dispatch(
+        self, request: web.Request, operation: str, model_id: str, body: bytes, region: str
+    ) -> web.StreamResponse:
+        started = time.monotonic()
+        ref, caps = self._check_model(model_id, operation, region)
         fault = self.state.take_fault((ref.model_id, ref.base_id), operation)
         await _apply_fault(fault, ref)
         payload = _parse_json(body)
@@ -101,6 +137,9 @@ class _Operations:
         if not isinstance(payload, dict):
             raise validation_error("Malformed input request: the body must be a JSON object.")
         self.validator.validate(operation, model_id, payload)
+        if caps is not None:
+            check_request(caps, operation, payload)
+            payload = with_output_default(caps, payload)
         behaviour = self.state.behaviour((ref.model_id, ref.base_id))
         result = answer(payload, ref.base_id, behaviour)
         if behaviour is not None and behaviour.latency_ms:
@@ -154,6 +193,9 @@ async def _apply_fault(fault: Fault | None, ref: ModelRef) -> None:
     if fault.mode == "hang":
         await asyncio.sleep(fault.delay_ms / 1000)
         raise _HangUp
+    if fault.mode == "reset":  # the request reached the model; the answer never comes back
+        await asyncio.sleep(fault.delay_ms / 1000)
+        raise _HangUp
     if fault.delay_ms:
         await asyncio.sleep(fault.delay_ms / 1000)
 
@@ -163,14 +205,21 @@ def create_emulator_app(
     *,
     credentials: Mapping[str, str] | None = None,
     bearer_tokens: Collection[str] = (),
+    models: Iterable[ModelCapabilities] | None = None,
+    region: str = EMULATOR_REGION,
 ) -> web.Application:
-    """The emulator's aiohttp app: Bedrock Runtime operations plus the /_emulator control API."""
+    """The emulator's aiohttp app: Bedrock Runtime operations, the control-plane listings
+    and the /_emulator control API. ``models`` replaces the package's model table (tests);
+    ``region`` is the region of bearer-token requests (SigV4 ones carry theirs)."""
     state = state if state is not None else EmulatorState()
     if credentials is None:
         credentials = {EMULATOR_ACCESS_KEY_ID: EMULATOR_SECRET_ACCESS_KEY}
-    operations = _Operations(state, SigV4Verifier(credentials, bearer_tokens))
+    table = ModelTable(MODELS if models is None else models)
+    verifier = SigV4Verifier(credentials, bearer_tokens)
+    operations = _Operations(state, verifier, table, region)
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STATE_KEY] = state
     app.router.add_post("/model/{tail:.+}", operations.handle)
+    add_controlplane_routes(app, state, verifier, table, region)
     add_control_routes(app, state)
     return app

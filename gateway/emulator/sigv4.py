@@ -101,15 +101,16 @@ class SigV4Verifier:
         headers: CIMultiDictProxy[str],
         body: bytes,
         now: datetime | None = None,
-    ) -> None:
-        """Raise an auth EmulatorError unless the request is correctly authorized."""
+    ) -> str | None:
+        """Raise an auth EmulatorError unless the request is correctly authorized; the
+        region of the credential scope (None for bearer tokens)."""
         authorization = headers.get("Authorization")
         if not authorization:
             raise auth_error("MissingAuthenticationTokenException", MISSING_TOKEN)
         if authorization.startswith("Bearer "):
             if authorization[7:].strip() not in self._bearer:
                 raise auth_error("UnrecognizedClientException", INVALID_TOKEN)
-            return
+            return None
         fields = _parse_authorization(authorization)
         scope = fields["Credential"].split("/")
         if len(scope) != 5 or scope[4] != "aws4_request":
@@ -133,6 +134,7 @@ class SigV4Verifier:
         expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, fields["Signature"]):
             raise auth_error("InvalidSignatureException", SIGNATURE_MISMATCH)
+        return region
 
     @staticmethod
     def _check_date(headers: CIMultiDictProxy[str], scope_date: str, now: datetime | None) -> str:

@@ -22,7 +22,8 @@ ERROR_MODES = frozenset(
     }
 )
 STREAM_MODES = frozenset({"stream_throttle", "break_stream", "drop_stream", "truncate_frame"})
-FAULT_MODES = ERROR_MODES | STREAM_MODES | {"hang", "slow"}
+#: ``reset`` aborts the connection after the body was read and the call counted.
+FAULT_MODES = ERROR_MODES | STREAM_MODES | {"hang", "slow", "reset"}
 HANG_DEFAULT_MS = 3_600_000
 OPERATIONS = ("converse", "converse-stream", "invoke")
 CALL_LOG_SIZE = 1000
@@ -65,8 +66,11 @@ def _applies(fault: Fault, operation: str) -> bool:
 class EmulatorState:
     """Fault table, behaviour table and call log; safe to mutate from another thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = False) -> None:
         self._lock = threading.Lock()
+        #: Strict mode: refuse per model and region as Bedrock does (see rules.py).
+        self.strict = strict
+        self._denied: set[str] = set()
         self._faults: dict[str, Fault] = {}
         self._behaviours: dict[str, Behaviour] = {}
         self._calls: deque[CallRecord] = deque(maxlen=CALL_LOG_SIZE)
@@ -123,6 +127,23 @@ class EmulatorState:
                         self._faults[key] = replace(fault, remaining=fault.remaining - 1)
                 return fault
             return None
+
+    # Model access -----------------------------------------------------------
+    def set_access(self, base_id: str, granted: bool) -> None:
+        """Grant or deny the account access to a base model (and all its profiles)."""
+        with self._lock:
+            if granted:
+                self._denied.discard(base_id)
+            else:
+                self._denied.add(base_id)
+
+    def denied(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._denied)
+
+    def reset_access(self) -> None:
+        with self._lock:
+            self._denied.clear()
 
     # Behaviour --------------------------------------------------------------
     def set_behaviour(

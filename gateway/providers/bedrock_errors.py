@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import orjson
 
 from gateway.errors import (
@@ -22,7 +23,7 @@ from gateway.errors import (
     UpstreamUnavailableError,
     UpstreamValidationError,
 )
-from gateway.providers.http1 import Http1PayloadError, Http1ProtocolError
+from gateway.providers.transport import TransportError
 
 MAX_MESSAGE_CHARS = 500
 
@@ -184,10 +185,28 @@ def error_from_response(
     if cls is UpstreamValidationError:
         model_level, feature = model_level_refusal(message)
         if model_level:
-            error = build_error(ModelRefusedError, code, message, model_id=model_id)
-            error.refused_feature = feature
-            return error
-    return build_error(cls, code, message, model_id=model_id)
+            refused = build_error(ModelRefusedError, code, message, model_id=model_id)
+            refused.refused_feature = feature
+            return with_request_id(refused, _header(headers, "x-amzn-RequestId"))
+    error = build_error(cls, code, message, model_id=model_id)
+    return with_request_id(error, _header(headers, "x-amzn-RequestId"))
+
+
+def with_request_id(error: UpstreamError, request_id: str | None) -> UpstreamError:
+    """Bedrock's request id on the error and at the end of its message (for AWS support)."""
+    if request_id:
+        error.request_id = request_id
+        error.message = f"{error.message} (x-amzn-requestid: {request_id})"
+        error.args = (error.message,)
+    return error
+
+
+def is_expired_token(status: int, headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether Bedrock refused the call because the credentials' token expired."""
+    if status not in (400, 403):
+        return False
+    code = _normalise_code(_code_from(headers, _parse_body(body)))
+    return code == "ExpiredTokenException"
 
 
 def error_from_stream_exception(
@@ -211,20 +230,20 @@ def error_from_transport(exc: BaseException, *, model_id: str) -> UpstreamError:
     """The error for a failure below HTTP: refused or reset connection, timeout, cut body.
 
     Timeouts -> ``UpstreamTimeoutError``; an invalid, oversized or cut-off response ->
-    ``UpstreamServerError``; a refused, reset or closed connection, a closed pool and any
-    other OSError -> ``UpstreamUnavailableError``.
+    ``UpstreamServerError``; a refused, reset or closed connection, a proxy or TLS failure
+    and any other OSError -> ``UpstreamUnavailableError``.
     """
     name = type(exc).__name__
     text = str(exc)[:200]
     if isinstance(exc, TimeoutError):
         return UpstreamTimeoutError(f"Bedrock did not answer in time for model {model_id}")
-    if isinstance(exc, Http1PayloadError):
+    if isinstance(exc, aiohttp.ClientPayloadError):
         return UpstreamServerError(
             f"Bedrock response for model {model_id} was cut off: {name}: {text}"
         )
-    if isinstance(exc, Http1ProtocolError):
+    if isinstance(exc, (aiohttp.ClientResponseError, TransportError)):
         return UpstreamServerError(
-            f"Bedrock sent an invalid HTTP response for model {model_id}: {name}: {text}"
+            f"Bedrock sent an invalid HTTP response for model {model_id}: {name}"
         )
     # The OS's text names the endpoint's address; the client only learns the kind of failure.
     return UpstreamUnavailableError(f"Bedrock is unreachable for model {model_id} ({name})")

@@ -6,18 +6,19 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Protocol, cast
 
+import aiohttp
 import orjson
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
 
 from gateway.errors import UpstreamError, UpstreamServerError, UpstreamTimeoutError
 from gateway.providers.bedrock_errors import error_from_stream_error, error_from_stream_exception
-from gateway.providers.http1 import Http1Error
+from gateway.providers.transport import TransportError
 
 Event = tuple[str, dict[str, Any]]
 
 
 class BodySource(Protocol):
-    """What the stream reads from: an ``Http1Stream`` (or a test double)."""
+    """What the stream reads from: a transport ``Stream`` (or a test double)."""
 
     @property
     def headers(self) -> Mapping[str, str]: ...
@@ -168,7 +169,7 @@ class ConverseEventStream:
                 f"Bedrock stream for model {self._model_id} stalled: no event within "
                 f"{self._idle_timeout:g}s"
             ) from exc
-        except (Http1Error, OSError) as exc:
+        except (aiohttp.ClientError, TransportError, OSError) as exc:
             raise UpstreamServerError(
                 f"Bedrock stream for model {self._model_id} broke off before its end "
                 f"({type(exc).__name__})"

@@ -132,12 +132,33 @@ class SigV4Signer:
         content_type: str = "application/json",
         now: float | None = None,
     ) -> bytes:
-        """The HTTP/1.1 header lines to send with a POST, as one ``Name: value\\r\\n`` block.
+        """:meth:`headers` as one ``Name: value\\r\\n`` block (for tests and diagnostics)."""
+        headers = self.headers(
+            host=host,
+            canonical_path=canonical_path,
+            body=body,
+            credentials=credentials,
+            content_type=content_type,
+            now=now,
+        )
+        return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode()
 
-        Content-Type, X-Amz-Date, Authorization (+ X-Amz-Security-Token); Host is not in the
-        block (the transport writes it) but is signed: ``host`` is the Host header as sent
-        (with the port when it is not the default). ``canonical_path`` is the result of
-        :func:`canonical_uri` on the path as sent.
+    def headers(
+        self,
+        *,
+        host: str,
+        canonical_path: str,
+        body: bytes,
+        credentials: FrozenCredentials,
+        content_type: str = "application/json",
+        now: float | None = None,
+    ) -> dict[str, str]:
+        """The headers to send with a POST: Content-Type, X-Amz-Date, Authorization
+        (+ X-Amz-Security-Token).
+
+        Host is not among them (the HTTP client writes it) but is signed: ``host`` is the Host
+        header as sent (with the port when it is not the default). ``canonical_path`` is the
+        result of :func:`canonical_uri` on the path as sent.
         """
         amz_date = self._amz_date(now)
         datestamp = amz_date[:8]
@@ -149,11 +170,9 @@ class SigV4Signer:
                 f"content-type:{content_type}\nhost:{host}\nx-amz-date:{amz_date}\n"
                 f"x-amz-security-token:{token}\n"
             )
-            token_line = f"X-Amz-Security-Token: {token}\r\n"
         else:
             signed_headers = "content-type;host;x-amz-date"
             header_block = f"content-type:{content_type}\nhost:{host}\nx-amz-date:{amz_date}\n"
-            token_line = ""
         canonical_request = (
             f"POST\n{canonical_path}\n\n{header_block}\n{signed_headers}\n{payload_hash}"
         )
@@ -164,11 +183,15 @@ class SigV4Signer:
         )
         key = self.signing_key(credentials.secret_key, datestamp)
         signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-        return (
-            f"Content-Type: {content_type}\r\nX-Amz-Date: {amz_date}\r\n"
-            f"Authorization: {_ALGORITHM} Credential={credentials.access_key}/{scope}, "
-            f"SignedHeaders={signed_headers}, Signature={signature}\r\n{token_line}"
-        ).encode()
+        headers = {
+            "Content-Type": content_type,
+            "X-Amz-Date": amz_date,
+            "Authorization": f"{_ALGORITHM} Credential={credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed_headers}, Signature={signature}",
+        }
+        if token:
+            headers["X-Amz-Security-Token"] = token
+        return headers
 
 
 def parse_header_block(block: bytes) -> dict[str, str]:

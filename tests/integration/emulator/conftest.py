@@ -1,4 +1,5 @@
-"""Emulator: integration fixtures — one emulator thread per session and boto3's real client."""
+"""Emulator: integration fixtures — one strict emulator thread per session (tests marked
+``lenient`` flip it) and boto3's real clients."""
 
 from __future__ import annotations
 
@@ -22,14 +23,23 @@ from gateway.emulator.runner import RunningEmulator, start_emulator_in_thread
 Control = Callable[..., tuple[int, Any]]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "lenient: run against the emulator in lenient mode (any model id)"
+    )
+
+
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[RunningEmulator]:
-    with start_emulator_in_thread() as running:
+    with start_emulator_in_thread(strict=True) as running:
         yield running
 
 
 @pytest.fixture(autouse=True)
-def _fresh_state(emulator_server: RunningEmulator) -> None:
+def _fresh_state(request: pytest.FixtureRequest, emulator_server: RunningEmulator) -> None:
+    """Strict mode unless the test is marked ``lenient``; no faults, behaviours, denials."""
+    emulator_server.state.strict = request.node.get_closest_marker("lenient") is None
+    emulator_server.state.reset_access()
     emulator_server.state.clear_faults()
     emulator_server.state.clear_behaviour()
     emulator_server.state.reset_calls()

@@ -9,8 +9,9 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from gateway.emulator.server import create_emulator_app
+from tests.support.emulator_strict import general_model
 
-MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+MODEL = general_model()  # a live model by property: the table retires ids over time
 USER = [{"role": "user", "content": [{"text": "hi"}]}]
 
 

@@ -29,6 +29,9 @@ AWS_VARS = [
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_CA_BUNDLE",
 ]
 
 
@@ -72,6 +75,37 @@ def clean_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
             },
             "us-east-1",
             "https://bedrock-runtime.us-east-1.amazonaws.com",
+        ),
+        # botocore's resolver: FIPS, dual-stack and the other partitions.
+        (
+            {"AWS_REGION": "us-west-2", "AWS_USE_FIPS_ENDPOINT": "true"},
+            "us-west-2",
+            "https://bedrock-runtime-fips.us-west-2.amazonaws.com",
+        ),
+        (
+            {"AWS_REGION": "eu-west-1", "AWS_USE_DUALSTACK_ENDPOINT": "true"},
+            "eu-west-1",
+            "https://bedrock-runtime.eu-west-1.api.aws",
+        ),
+        (
+            {"AWS_REGION": "us-gov-west-1"},
+            "us-gov-west-1",
+            "https://bedrock-runtime.us-gov-west-1.amazonaws.com",
+        ),
+        (
+            {"AWS_REGION": "us-gov-west-1", "AWS_USE_FIPS_ENDPOINT": "true"},
+            "us-gov-west-1",
+            "https://bedrock-runtime-fips.us-gov-west-1.amazonaws.com",
+        ),
+        (
+            {"AWS_REGION": "cn-north-1"},
+            "cn-north-1",
+            "https://bedrock-runtime.cn-north-1.amazonaws.com.cn",
+        ),
+        (  # an explicit endpoint still wins over FIPS
+            {"AWS_USE_FIPS_ENDPOINT": "true", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://h:3"},
+            "us-east-1",
+            "http://h:3",
         ),
     ],
 )

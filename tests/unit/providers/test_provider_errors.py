@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import aiohttp
 import orjson
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from gateway.errors import (
     UpstreamAccessDeniedError,
@@ -22,19 +26,14 @@ from gateway.providers.bedrock_errors import (
     error_from_stream_error,
     error_from_stream_exception,
     error_from_transport,
+    is_expired_token,
 )
-from gateway.providers.http1 import (
-    Http1BodyTooLarge,
-    Http1ConnectionClosed,
-    Http1ConnectTimeout,
-    Http1Error,
-    Http1HeadersTooLarge,
-    Http1PayloadError,
-    Http1ProtocolError,
-    Http1ReadTimeout,
-)
+from gateway.providers.transport import BodyTooLarge
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+_URL = URL("https://bedrock-runtime.us-east-1.amazonaws.com/")
+_INFO = aiohttp.RequestInfo(_URL, "POST", CIMultiDictProxy(CIMultiDict()), _URL)
+_KEY = ConnectionKey("h", 443, True, True, None, None, None)
 
 # code, HTTP status Bedrock uses, expected class, expected gateway status, retryable
 ROWS: list[tuple[str, int, type[UpstreamError], int, bool]] = [
@@ -183,16 +182,22 @@ def test_unknown_stream_exception_is_server_error() -> None:
     [
         (TimeoutError(), UpstreamTimeoutError),
         (OSError(113, "no route to host"), UpstreamUnavailableError),
-        (Http1ReadTimeout("read"), UpstreamTimeoutError),
-        (Http1ConnectTimeout("connect"), UpstreamTimeoutError),
+        (aiohttp.SocketTimeoutError("read"), UpstreamTimeoutError),
+        (aiohttp.ConnectionTimeoutError("connect"), UpstreamTimeoutError),
         (ConnectionRefusedError(111, "refused"), UpstreamUnavailableError),
         (ConnectionResetError(104, "reset"), UpstreamUnavailableError),
-        (Http1ConnectionClosed("closed"), UpstreamUnavailableError),
-        (Http1Error("the connection pool is closed"), UpstreamUnavailableError),
-        (Http1PayloadError("cut"), UpstreamServerError),
-        (Http1ProtocolError("garbage"), UpstreamServerError),
-        (Http1HeadersTooLarge("big"), UpstreamServerError),
-        (Http1BodyTooLarge("big"), UpstreamServerError),
+        (aiohttp.ServerDisconnectedError(), UpstreamUnavailableError),
+        (aiohttp.ClientConnectionError("the session is closed"), UpstreamUnavailableError),
+        (
+            aiohttp.ClientProxyConnectionError(_KEY, OSError(111, "refused")),
+            UpstreamUnavailableError,
+        ),
+        (aiohttp.ClientPayloadError("cut"), UpstreamServerError),
+        (
+            aiohttp.ClientResponseError(_INFO, (), status=400, message="garbage"),
+            UpstreamServerError,
+        ),
+        (BodyTooLarge("big"), UpstreamServerError),
     ],
 )
 def test_transport_errors(exc: BaseException, cls: type[UpstreamError]) -> None:
@@ -205,3 +210,27 @@ def test_transport_error_does_not_name_the_endpoint_address() -> None:
     exc = ConnectionRefusedError(111, "Connect call failed ('10.1.2.3', 443)")
     err = error_from_transport(exc, model_id="m")
     assert "10.1.2.3" not in err.message and "ConnectionRefusedError" in err.message
+
+
+def test_request_id_is_on_the_error_and_in_its_message() -> None:
+    headers = {"x-amzn-ErrorType": "ThrottlingException:http://x", "x-amzn-RequestId": "rid-1"}
+    err = error_from_response(429, headers, b'{"message":"slow"}', model_id=MODEL)
+    assert err.request_id == "rid-1"
+    assert err.message.endswith("(x-amzn-requestid: rid-1)")
+    assert "x-amzn-requestid: rid-1" in err.to_body()["error"]["message"]
+    bare = error_from_response(500, {}, b"", model_id=MODEL)
+    assert bare.request_id is None and "requestid" not in bare.message
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "expired"),
+    [
+        (403, {"x-amzn-ErrorType": "ExpiredTokenException:"}, b"{}", True),
+        (403, {}, b'{"__type":"com.amazon#ExpiredTokenException"}', True),
+        (400, {}, b'{"code":"ExpiredTokenException"}', True),
+        (403, {"x-amzn-ErrorType": "AccessDeniedException:"}, b"{}", False),
+        (500, {"x-amzn-ErrorType": "ExpiredTokenException:"}, b"{}", False),
+    ],
+)
+def test_is_expired_token(status: int, headers: dict[str, str], body: bytes, expired: bool) -> None:
+    assert is_expired_token(status, headers, body) is expired

@@ -71,7 +71,7 @@ def test_encoder_matches_the_reference_vector() -> None:
 
 
 class FakeResponse:
-    """Just what ConverseEventStream uses of Http1Stream: next_chunks, aclose, headers."""
+    """Just what ConverseEventStream uses of the transport Stream: next_chunks, aclose, headers."""
 
     def __init__(self, chunks: list[bytes], stall: float | None = None) -> None:
         self._chunks = list(chunks)

@@ -1,0 +1,95 @@
+"""Providers: region, endpoint, CA bundle and credentials, resolved the way AWS SDKs do.
+
+Blocking (botocore reads files and may call the metadata services): run it in a thread.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError
+
+SERVICE = "bedrock-runtime"
+
+
+@dataclass(frozen=True, slots=True)
+class AwsEnvironment:
+    endpoint_url: str
+    region: str
+    ca_bundle: str | None
+    credentials: Any
+    bearer_token: str | None
+    problem: str | None
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+def _session() -> Any:
+    import botocore.session
+
+    return botocore.session.Session()
+
+
+def configured_endpoint(env: Mapping[str, str], scoped: Mapping[str, Any]) -> str | None:
+    """An explicit endpoint (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` first), unless ignored."""
+    if _truthy(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")):
+        return None
+    return (
+        env.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
+        or env.get("AWS_ENDPOINT_URL")
+        or scoped.get("endpoint_url")
+        or None
+    )
+
+
+def resolved_endpoint(session: Any, region: str) -> str:
+    """botocore's own answer for bedrock-runtime: partition, FIPS and dual-stack included."""
+    client = session.create_client(SERVICE, region_name=region)
+    try:
+        return str(client.meta.endpoint_url)
+    finally:
+        client.close()
+
+
+def resolve_region(session: Any) -> tuple[str, dict[str, Any], str | None]:
+    """The region (``AWS_REGION`` first), the profile's section and any profile problem."""
+    env = os.environ
+    problem: str | None = None
+    try:
+        profile_region = session.get_config_variable("region")
+        scoped = dict(session.get_scoped_config())
+    except BotoCoreError as exc:
+        profile_region, scoped, problem = None, {}, f"{type(exc).__name__}: {exc}"
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or profile_region
+    return region or "us-east-1", scoped, problem
+
+
+def resolve_credentials(session: Any | None = None) -> tuple[Any, str | None]:
+    """botocore's default chain: credentials or None, and why not (blocking)."""
+    session = session if session is not None else _session()
+    try:
+        return session.get_credentials(), None
+    except BotoCoreError as exc:
+        return None, f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def resolve_environment() -> AwsEnvironment:
+    """Everything the Bedrock client needs from the AWS configuration (blocking)."""
+    session = _session()
+    region, scoped, problem = resolve_region(session)
+    endpoint = configured_endpoint(os.environ, scoped)
+    if endpoint is None:
+        endpoint = resolved_endpoint(session, region)
+    ca_bundle = None
+    if problem is None:
+        ca_bundle = session.get_config_variable("ca_bundle") or None
+    bearer = os.environ.get("AWS_BEARER_TOKEN_BEDROCK") or None
+    credentials = None
+    if bearer is None and problem is None:
+        credentials, problem = resolve_credentials(session)
+    return AwsEnvironment(endpoint, region, ca_bundle, credentials, bearer, problem)
