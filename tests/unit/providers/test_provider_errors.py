@@ -12,6 +12,10 @@ from yarl import URL
 from gateway.errors import (
     UpstreamAccessDeniedError,
     UpstreamError,
+    ModelAccessDeniedError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+    ModelRefusedError,
     UpstreamModelError,
     UpstreamNotFoundError,
     UpstreamServerError,
@@ -38,14 +42,14 @@ _KEY = ConnectionKey("h", 443, True, True, None, None, None)
 # code, HTTP status Bedrock uses, expected class, expected gateway status, retryable
 ROWS: list[tuple[str, int, type[UpstreamError], int, bool]] = [
     ("ValidationException", 400, UpstreamValidationError, 400, False),
-    ("AccessDeniedException", 403, UpstreamAccessDeniedError, 403, False),
+    ("AccessDeniedException", 403, ModelAccessDeniedError, 403, False),
     ("UnrecognizedClientException", 403, UpstreamAccessDeniedError, 403, False),
     ("InvalidSignatureException", 403, UpstreamAccessDeniedError, 403, False),
     ("ExpiredTokenException", 403, UpstreamAccessDeniedError, 403, False),
-    ("ResourceNotFoundException", 404, UpstreamNotFoundError, 404, False),
+    ("ResourceNotFoundException", 404, ModelNotFoundError, 404, False),
     ("ThrottlingException", 429, UpstreamThrottledError, 429, True),
     ("ServiceQuotaExceededException", 400, UpstreamThrottledError, 429, True),
-    ("ModelNotReadyException", 429, UpstreamUnavailableError, 503, True),
+    ("ModelNotReadyException", 429, ModelNotReadyError, 503, True),
     ("ServiceUnavailableException", 503, UpstreamUnavailableError, 503, True),
     ("ModelTimeoutException", 408, UpstreamTimeoutError, 504, True),
     ("InternalServerException", 500, UpstreamServerError, 500, True),
@@ -234,3 +238,38 @@ def test_request_id_is_on_the_error_and_in_its_message() -> None:
 )
 def test_is_expired_token(status: int, headers: dict[str, str], body: bytes, expired: bool) -> None:
     assert is_expired_token(status, headers, body) is expired
+
+
+# Bedrock's ValidationException texts: model-level (another candidate may take the request)
+# with the feature the model lacks, or request-level (final).
+VALIDATION_TEXTS: list[tuple[str, bool, str]] = [
+    (
+        "Invocation of model ID anthropic.claude-3-7-sonnet-20250219-v1:0 with on-demand "
+        "throughput isn\u2019t supported. Retry your request with the ID or ARN of an inference "
+        "profile that contains this model.",
+        True,
+        "",
+    ),
+    ("This model doesn't support tool use in streaming mode.", True, "streaming_tools"),
+    ("This model doesn't support tool use.", True, "tools"),
+    ("This model doesn't support system messages.", True, "system"),
+    ("The provided model identifier is invalid.", True, ""),
+    ("`temperature` and `top_p` cannot both be specified for this model.", True, "sampling"),
+    (
+        "A conversation must start with a user message. Try again with a conversation that "
+        "starts with a user message.",
+        False,
+        "",
+    ),
+    ("The text field in the ContentBlock object at messages.0.content.0 is blank.", False, ""),
+]
+
+
+@pytest.mark.parametrize(("text", "model_level", "feature"), VALIDATION_TEXTS)
+def test_validation_refusals_are_classified(text: str, model_level: bool, feature: str) -> None:
+    headers = {"x-amzn-ErrorType": "ValidationException"}
+    err = error_from_response(400, headers, orjson.dumps({"message": text}), model_id=MODEL)
+    assert err.status == 400
+    assert err.model_level is model_level
+    assert type(err) is (ModelRefusedError if model_level else UpstreamValidationError)
+    assert err.refused_feature == feature

@@ -12,6 +12,7 @@ from gateway.schemas import parse_chat_request
 from gateway.translation.openai_to_converse import (
     converse_body,
     image_urls,
+    output_budget,
     prepare_conversation,
 )
 from tests.unit.translation.translation_checks import load_fixture, validate_converse
@@ -148,5 +149,44 @@ def test_too_many_and_too_large_images() -> None:
 def test_body_is_independent_of_request_defaults() -> None:
     req = parse_chat_request({"model": "", "messages": [{"role": "user", "content": "hi"}]})
     body = converse_body(prepare_conversation(req), "amazon.titan-text-express-v1")
-    assert body == {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    # Always a maxTokens for a model the table knows: Titan's own default is only 512 tokens.
+    assert body == {
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+        "inferenceConfig": {"maxTokens": 8192 - 2},  # the window less the prompt (+20%)
+    }
     validate_converse(body, "amazon.titan-text-express-v1")
+
+
+def test_system_is_folded_for_models_without_system_prompts() -> None:
+    req = parse_chat_request(
+        {
+            "model": "",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "hi"},
+            ],
+            "max_tokens": 10,
+        }
+    )
+    prepared = prepare_conversation(req)
+    titan = converse_body(prepared, "amazon.titan-text-express-v1")
+    assert "system" not in titan
+    assert titan["messages"][0]["content"] == [{"text": "Be brief."}, {"text": "hi"}]
+    assert prepared.messages[0]["content"] == [{"text": "hi"}]  # the shared list is untouched
+    claude = converse_body(prepared, "anthropic.claude-3-haiku-20240307-v1:0")
+    assert claude["system"] == [{"text": "Be brief."}]
+    validate_converse(titan, "amazon.titan-text-express-v1")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "max_out", "window", "expected"),
+    [
+        (10, 4096, 200000, 4096),  # the model's maximum
+        (1000, 2048, 8192, 2048),  # room 6992: the maximum is smaller
+        (5000, 4096, 8192, 8192 - 6000),  # the window leaves less than the maximum
+        (100, 4096, None, 4096),  # no window known
+        (9000, 4096, 8192, 1),  # nothing left: at least 1 (Bedrock refuses 0)
+    ],
+)
+def test_output_budget(prompt: int, max_out: int, window: int | None, expected: int) -> None:
+    assert output_budget(prompt, max_out, window) == expected
