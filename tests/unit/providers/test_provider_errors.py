@@ -10,12 +10,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.errors import (
-    UpstreamAccessDeniedError,
-    UpstreamError,
     ModelAccessDeniedError,
     ModelNotFoundError,
     ModelNotReadyError,
     ModelRefusedError,
+    UpstreamAccessDeniedError,
+    UpstreamError,
     UpstreamModelError,
     UpstreamNotFoundError,
     UpstreamServerError,
