@@ -42,7 +42,7 @@ class CallContext:
     started: float = field(default_factory=time.perf_counter)
 
     def headers(self) -> dict[str, str]:
-        """The ``x-gateway-*`` headers DESIGN.md §2 promises on every model call."""
+        """The ``x-gateway-*`` headers promised on every model call."""
         return {
             "x-request-id": self.request_id,
             "x-gateway-route": self.route,

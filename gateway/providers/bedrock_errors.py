@@ -9,7 +9,6 @@ import aiohttp
 import orjson
 
 from gateway.errors import (
-    ModelAccessDeniedError,
     ModelNotFoundError,
     ModelNotReadyError,
     ModelRefusedError,
@@ -30,8 +29,9 @@ MAX_MESSAGE_CHARS = 500
 #: Bedrock error code (the exception shape name) -> gateway error class.
 ERROR_TABLE: dict[str, type[UpstreamError]] = {
     "ValidationException": UpstreamValidationError,
-    # No access to the model (or IAM allows other models only): the next candidate may work.
-    "AccessDeniedException": ModelAccessDeniedError,
+    # Final for now: it cannot be told apart from the gateway's credentials being refused
+    # (ModelAccessDeniedError is reserved for that split).
+    "AccessDeniedException": UpstreamAccessDeniedError,
     "UnrecognizedClientException": UpstreamAccessDeniedError,
     "InvalidSignatureException": UpstreamAccessDeniedError,
     "ExpiredTokenException": UpstreamAccessDeniedError,

@@ -14,7 +14,7 @@ from tests.shipping.kit import CHART, SCENARIOS, Family, find, query_problems, r
 
 DASHBOARD = CHART / "files" / "dashboards" / "gateway.json"
 ALERTS = CHART / "files" / "alerts.yaml"
-# DESIGN.md §8 and the issue: what an operator must be able to see.
+# The design and the issue: what an operator must be able to see.
 REQUIRED_ON_DASHBOARD = {
     "gateway_requests_total",
     "gateway_request_duration_seconds_bucket",

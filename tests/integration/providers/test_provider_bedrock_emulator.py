@@ -17,6 +17,7 @@ from gateway.emulator.credentials import (
 )
 from gateway.emulator.runner import RunningEmulator, start_emulator_in_thread
 from gateway.errors import (
+    ModelNotReadyError,
     UpstreamAccessDeniedError,
     UpstreamError,
     UpstreamModelError,
@@ -101,7 +102,7 @@ FAULTS: list[tuple[str, type[UpstreamError]]] = [
     ("throttle", UpstreamThrottledError),
     ("unavailable", UpstreamUnavailableError),
     ("internal", UpstreamServerError),
-    ("not_ready", UpstreamUnavailableError),
+    ("not_ready", ModelNotReadyError),
     ("model_error", UpstreamModelError),
     ("timeout", UpstreamTimeoutError),
     ("access_denied", UpstreamAccessDeniedError),

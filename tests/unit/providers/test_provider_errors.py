@@ -10,7 +10,6 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.errors import (
-    ModelAccessDeniedError,
     ModelNotFoundError,
     ModelNotReadyError,
     ModelRefusedError,
@@ -42,7 +41,7 @@ _KEY = ConnectionKey("h", 443, True, True, None, None, None)
 # code, HTTP status Bedrock uses, expected class, expected gateway status, retryable
 ROWS: list[tuple[str, int, type[UpstreamError], int, bool]] = [
     ("ValidationException", 400, UpstreamValidationError, 400, False),
-    ("AccessDeniedException", 403, ModelAccessDeniedError, 403, False),
+    ("AccessDeniedException", 403, UpstreamAccessDeniedError, 403, False),
     ("UnrecognizedClientException", 403, UpstreamAccessDeniedError, 403, False),
     ("InvalidSignatureException", 403, UpstreamAccessDeniedError, 403, False),
     ("ExpiredTokenException", 403, UpstreamAccessDeniedError, 403, False),
