@@ -24,7 +24,6 @@ the OpenAI ``error.type`` so that the openai SDK raises the matching exception c
         ├── UpstreamServerError       500 server_error             retryable
         ├── UpstreamModelError        502 server_error             (the model itself failed)
         └── (model-level refusals: ``model_level`` is True; they fall back and bench the model)
-            ModelAccessDeniedError    403 permission_error         (no access to this model)
             ModelNotFoundError        404 invalid_request_error    (end of life, not offered)
             ModelRefusedError         400 invalid_request_error    (no profile, lacks a feature)
             ModelNotReadyError        503 server_error             retryable
@@ -222,12 +221,6 @@ class UpstreamModelError(UpstreamError):
     status = 502
     default_code = "model_error"
     reason = "model_error"
-
-
-class ModelAccessDeniedError(UpstreamAccessDeniedError):
-    default_code = "model_access_denied"
-    reason = "model_access"
-    model_level = True
 
 
 class ModelNotFoundError(UpstreamNotFoundError):

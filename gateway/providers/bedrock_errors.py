@@ -29,8 +29,8 @@ MAX_MESSAGE_CHARS = 500
 #: Bedrock error code (the exception shape name) -> gateway error class.
 ERROR_TABLE: dict[str, type[UpstreamError]] = {
     "ValidationException": UpstreamValidationError,
-    # Final for now: it cannot be told apart from the gateway's credentials being refused
-    # (ModelAccessDeniedError is reserved for that split).
+    # Final for now: a fallback would bench the model, and the tests that share one gateway
+    # cannot lift a bench yet (see the README's refusals paragraph).
     "AccessDeniedException": UpstreamAccessDeniedError,
     "UnrecognizedClientException": UpstreamAccessDeniedError,
     "InvalidSignatureException": UpstreamAccessDeniedError,

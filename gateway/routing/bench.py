@@ -47,14 +47,6 @@ class ModelBench:
         self._entries[model] = [*kept, entry]
         return entry
 
-    def release(self, model: str, reason_prefix: str = "") -> None:
-        """Lift a model's benches (those whose reason starts with ``reason_prefix``)."""
-        kept = [e for e in self._entries.get(model, ()) if not e.reason.startswith(reason_prefix)]
-        if kept:
-            self._entries[model] = kept
-        else:
-            self._entries.pop(model, None)
-
     def reason(self, model: str, need: int, now: float | None = None) -> str:
         """Why ``model`` is benched for a request needing features ``need``; "" if it is not."""
         entries = self._entries.get(model)
