@@ -25,6 +25,7 @@ from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.limits.memory import MemoryLimits
 from gateway.metrics import Metrics
+from gateway.providers.aws_config import policy_region
 from gateway.providers.bedrock import BedrockClient
 from gateway.routing.loader import load_policy
 from gateway.routing.stats import LocalStats
@@ -46,7 +47,10 @@ EXPOSED_HEADERS = (
 
 def build_state(settings: Settings, registry: CollectorRegistry | None = None) -> GatewayState:
     """Everything that needs no event loop: policy (refused here if invalid), metrics, stats."""
-    policy = load_policy(settings.policies, default_key_hashes=settings.api_key_hashes())
+    region = policy_region()
+    policy = load_policy(
+        settings.policies, default_key_hashes=settings.api_key_hashes(), region=region
+    )
     return GatewayState(
         settings=settings,
         policy=policy,
@@ -57,6 +61,7 @@ def build_state(settings: Settings, registry: CollectorRegistry | None = None) -
         limits=MemoryLimits(),
         admin_key_hash=settings.admin_key_hash(),
         rng=random.Random(),
+        region=region,
     )
 
 

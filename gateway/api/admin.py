@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import orjson
 from fastapi import APIRouter
@@ -14,10 +15,10 @@ from gateway.api.context import CallContext
 from gateway.api.deps import get_state, require_admin
 from gateway.api.openapi import chat_request_body
 from gateway.api.state import GatewayState
-from gateway.errors import InvalidRequestError
+from gateway.errors import InvalidRequestError, NotFoundError
 from gateway.routing.engine import decision_to_dict
 from gateway.routing.loader import load_policy
-from gateway.routing.policy import PolicyError
+from gateway.routing.policy import PolicyError, feature_names
 from gateway.routing.stats import PeekStats
 
 router = APIRouter()
@@ -46,11 +47,45 @@ async def reload(request: Request) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
+@router.get("/v1/gateway/benches")
+async def list_benches(request: Request) -> Response:
+    """Models benched after a model-level refusal, with the reason and the time left."""
+    state = get_state(request)
+    require_admin(request, state)
+    now = time.monotonic()
+    benches = [
+        {
+            "model": entry.model,
+            "reason": entry.reason,
+            "features": feature_names(entry.features) if entry.features else [],
+            "seconds_left": round(entry.until - now, 1),
+        }
+        for entry in state.stats.bench.active(now)
+    ]
+    body = {"object": "list", "data": benches}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.delete("/v1/gateway/benches")
+async def lift_benches(request: Request) -> Response:
+    """Lift the benches of one model (``?model=name``) or of all: after access was granted,
+    a bench need not run out. Per worker, like the bench itself."""
+    state = get_state(request)
+    require_admin(request, state)
+    model = request.query_params.get("model") or None
+    if model is not None and model not in state.policy.models:
+        raise NotFoundError(f"The model '{model[:100]}' is not in the catalogue.", param="model")
+    lifted = state.stats.bench.lift(model)
+    return Response(orjson.dumps({"lifted": lifted}), media_type="application/json")
+
+
 def reload_policy(state: GatewayState) -> None:
     """Load the policy anew; on any error the old policy stays and the error propagates."""
     try:
         policy = load_policy(
-            state.settings.policies, default_key_hashes=state.settings.api_key_hashes()
+            state.settings.policies,
+            default_key_hashes=state.settings.api_key_hashes(),
+            region=state.region,
         )
     except PolicyError as exc:
         state.metrics.policy_reloads.labels("error").inc()

@@ -50,6 +50,8 @@ class GatewayState:
     http: aiohttp.ClientSession | None = None
     admin_key_hash: str | None = None
     rng: random.Random = field(default_factory=random.Random)
+    #: The AWS region the policy is compiled for (inference profiles, region offers).
+    region: str = "us-east-1"
     shadow: ShadowHook | None = None
     # The latest routing decisions with their wall-clock time, for the /ui page.
     recent_decisions: deque[tuple[float, Decision]] = field(

@@ -113,6 +113,7 @@ def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
     return {
         "model": candidate.model.name,
         "bedrock_id": candidate.model.bedrock_id,
+        "invocation_id": candidate.call_id,
         "kept": candidate.kept,
         "rank": candidate.rank or None,
         "est_cost_usd": candidate.est_cost_usd,
