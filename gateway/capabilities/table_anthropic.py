@@ -203,13 +203,21 @@ ANTHROPIC: tuple[ModelCapabilities, ...] = (
     _claude(
         "anthropic.claude-opus-4-1-20250805-v1:0",
         "Claude Opus 4.1",
-        "claude-4",
+        "claude-4-1",
         max_output=32000,
         profiles=frozenset({"us"}),
         reasoning=True,
         caching=PromptCaching(min_tokens=1024, max_points=4),
         lifecycle="legacy",
-        sources=(CACHING, THINKING, LIFECYCLE_LEGACY, card("anthropic-claude-opus-4-1")),
+        # Opus 4.1 is the first to refuse temperature with top_p (ANTHROPIC_PARAMS page).
+        exclusive_sampling=True,
+        sources=(
+            CACHING,
+            THINKING,
+            ANTHROPIC_PARAMS,
+            LIFECYCLE_LEGACY,
+            card("anthropic-claude-opus-4-1"),
+        ),
     ),
     # --- Claude 4.5 (refuse temperature together with top_p: ANTHROPIC_PARAMS page) ----------
     _claude(

@@ -3,7 +3,7 @@
 Converse facts (``features`` page): Llama 3.1+ and Mistral Large/Small take tools but not
 while streaming ("This model doesn't support tool use in streaming mode"); Llama 3 (v1)
 takes no tools; Mistral 7B and Mixtral take neither tools nor system prompts. Forced
-``toolChoice`` is not listed for them, so only ``auto`` is assumed (conservative). Meta
+``toolChoice``: ``any`` on Mistral Large only; Llama takes no ``toolChoice`` at all. Meta
 models stop at 512 tokens when ``maxTokens`` is not sent (``model-parameters-meta.html``:
 ``max_gen_len`` default 512, maximum 2048); Mistral's text models likewise default to 512
 (``model-parameters-mistral-text-completion.html``).
@@ -11,7 +11,7 @@ models stop at 512 tokens when ``maxTokens`` is not sent (``model-parameters-met
 
 from __future__ import annotations
 
-from gateway.capabilities.model import Lifecycle, ModelCapabilities
+from gateway.capabilities.model import Lifecycle, ModelCapabilities, ToolChoiceKind
 from gateway.capabilities.pages import (
     AUTO_ONLY,
     FEATURES,
@@ -54,7 +54,9 @@ def _llama(
         family=family,
         tools=tools,
         streaming_tools=False,
-        tool_choice=AUTO_ONLY if tools else frozenset(),
+        # Llama takes no ``toolChoice`` field at all in Converse (Bedrock's ToolChoice
+        # reference lists any/tool for Claude, Mistral Large and Nova only).
+        tool_choice=frozenset(),
         images=images,
         max_output_tokens=max_output,
         default_output_tokens=512,
@@ -177,6 +179,9 @@ _LLAMA: tuple[ModelCapabilities, ...] = (
     ),
 )
 
+#: Bedrock's ToolChoice reference: ``any`` on Mistral Large, never a named ``tool``.
+_LARGE_CHOICES: frozenset[ToolChoiceKind] = frozenset({"auto", "any"})
+
 _MISTRAL_ON_DEMAND = regions(
     "us-east-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2", "eu-west-3",
     "ap-south-1", "ap-southeast-2",
@@ -190,6 +195,7 @@ def _mistral(
     *,
     system: bool = True,
     tools: bool = True,
+    tool_choice: frozenset[ToolChoiceKind] = AUTO_ONLY,
     images: bool = False,
     max_output: int = 8192,
     default_output: int | None = None,
@@ -208,7 +214,7 @@ def _mistral(
         system_prompt=system,
         tools=tools,
         streaming_tools=False,
-        tool_choice=AUTO_ONLY if tools else frozenset(),
+        tool_choice=tool_choice if tools else frozenset(),
         images=images,
         max_output_tokens=max_output,
         default_output_tokens=default_output,
@@ -247,6 +253,7 @@ _MISTRAL: tuple[ModelCapabilities, ...] = (
         "mistral.mistral-large-2402-v1:0",
         "Mistral Large (24.02)",
         "mistral-large",
+        tool_choice=_LARGE_CHOICES,
         on_demand=_MISTRAL_ON_DEMAND,
         lifecycle="legacy",
         sources=(_MISTRAL_CHAT, LIFECYCLE_LEGACY),
@@ -255,6 +262,7 @@ _MISTRAL: tuple[ModelCapabilities, ...] = (
         "mistral.mistral-large-2407-v1:0",
         "Mistral Large 2 (24.07)",
         "mistral-large",
+        tool_choice=_LARGE_CHOICES,
         context=128000,
         on_demand=regions("us-west-2"),
         sources=(_MISTRAL_CHAT,),
