@@ -22,7 +22,7 @@ US_EAST = "us-east-1"
 
 
 def test_models_concatenate_the_provider_modules() -> None:
-    assert MODELS == (*ANTHROPIC, *META_MISTRAL, *AMAZON, *OTHERS)
+    assert (*ANTHROPIC, *META_MISTRAL, *AMAZON, *OTHERS) == MODELS
 
 
 def test_base_ids_are_unique() -> None:
