@@ -96,7 +96,8 @@ ANTHROPIC: tuple[ModelCapabilities, ...] = (
         lifecycle="legacy",
         sources=(LIFECYCLE_LEGACY,),
     ),
-    # EOL on Bedrock 2025-07-21 (model-lifecycle-legacy.html, "EOL versions").
+    # EOL on Bedrock 2025-07-21 (model-lifecycle-legacy.html). The Claude 3 Sonnet, 3 Opus and
+    # 3.5 Sonnet dates below were not re-read from the page in this pass: verify them there.
     _claude(
         "anthropic.claude-3-sonnet-20240229-v1:0",
         "Claude 3 Sonnet",
@@ -108,8 +109,8 @@ ANTHROPIC: tuple[ModelCapabilities, ...] = (
         eol_date="2025-07-21",
         sources=(LIFECYCLE_LEGACY,),
     ),
-    # Claude 3 Opus: us-west-2 on demand, us. profile. The Bedrock EOL date is the one the
-    # lifecycle page gave when read (2026-01-15); past by now, so the row is eol.
+    # Claude 3 Opus: us-west-2 on demand, us. profile. EOL 2026-01-15 on Bedrock (to verify);
+    # past by now either way, so the row is eol (conservative: never called).
     _claude(
         "anthropic.claude-3-opus-20240229-v1:0",
         "Claude 3 Opus",
@@ -163,7 +164,8 @@ ANTHROPIC: tuple[ModelCapabilities, ...] = (
         sources=(CACHING, LIFECYCLE_LEGACY),
     ),
     # --- Claude 3.7 --------------------------------------------------------------------------
-    # Profile-only; EOL on Bedrock 2026-04-28 (model-lifecycle-legacy.html).
+    # Profile-only; EOL on Bedrock 2026-04-28 (model-lifecycle-legacy.html; its 404/validation
+    # refusals from that day were reported publicly too).
     _claude(
         "anthropic.claude-3-7-sonnet-20250219-v1:0",
         "Claude 3.7 Sonnet",
