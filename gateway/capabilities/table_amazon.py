@@ -31,7 +31,6 @@ from gateway.capabilities.pages import (
 __all__ = ["AMAZON"]
 
 _TITAN_PARAMS = "model-parameters-titan-text.html"
-_NOVA_GUIDE = "https://docs.aws.amazon.com/nova/latest/userguide/what-is-nova.html"
 _NONE: frozenset[str] = frozenset()
 _NOVA_CACHE = PromptCaching(min_tokens=1000, max_points=4, fields=("system", "messages"))
 
@@ -92,7 +91,14 @@ def _nova(
         context_window=context,
         on_demand_regions=on_demand,
         profiles=profiles,
-        sources=(FEATURES, PROFILES, MODELS_PAGE, CACHING, _NOVA_GUIDE, *sources),
+        sources=(
+            FEATURES,
+            PROFILES,
+            MODELS_PAGE,
+            CACHING,
+            "batch-inference-supported.html",
+            *sources,
+        ),
     )
 
 
@@ -125,7 +131,12 @@ def _embedding(
     )
 
 
-_NOVA_1_ON_DEMAND = regions("us-east-1", "us-gov-west-1", "ap-northeast-1", "ap-southeast-2")
+#: Nova (1) base ids are on demand in us-east-1 and us-gov-west-1 only; every other region
+#: goes through a profile (batch-inference-supported.html lists both sets for Nova Lite).
+_NOVA_1_ON_DEMAND = regions("us-east-1", "us-gov-west-1")
+_TITAN_ON_DEMAND = regions(
+    "us-east-1", "us-west-2", "ap-south-1", "ap-southeast-2", "eu-west-1", "eu-west-3"
+)  # share-model-support.html
 
 AMAZON: tuple[ModelCapabilities, ...] = (
     # --- Titan Text --------------------------------------------------------------------------
@@ -137,7 +148,7 @@ AMAZON: tuple[ModelCapabilities, ...] = (
         "Titan Text G1 - Express",
         max_output=8192,
         context=8192,
-        on_demand=regions("us-east-1", "us-west-2", "eu-central-1", "ap-northeast-1"),
+        on_demand=_TITAN_ON_DEMAND,
         lifecycle="legacy",
     ),
     _titan(
@@ -145,7 +156,7 @@ AMAZON: tuple[ModelCapabilities, ...] = (
         "Titan Text G1 - Lite",
         max_output=4096,
         context=4096,
-        on_demand=regions("us-east-1", "us-west-2", "eu-central-1"),
+        on_demand=_TITAN_ON_DEMAND,
         lifecycle="legacy",
     ),
     _titan(

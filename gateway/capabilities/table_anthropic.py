@@ -82,19 +82,12 @@ ANTHROPIC: tuple[ModelCapabilities, ...] = (
         "Claude 3 Haiku",
         "claude-3",
         max_output=4096,
+        # On demand where share-model-support.html lists the foundation model.
         on_demand=regions(
-            "us-east-1",
-            "us-west-2",
-            "ca-central-1",
-            "eu-central-1",
-            "eu-west-1",
-            "eu-west-3",
-            "ap-northeast-1",
-            "ap-south-1",
-            "ap-southeast-2",
+            "us-east-1", "us-west-2", "ap-south-1", "ap-southeast-2", "eu-west-1", "eu-west-2"
         ),
         lifecycle="legacy",
-        sources=(LIFECYCLE_LEGACY,),
+        sources=(LIFECYCLE_LEGACY, "share-model-support.html"),
     ),
     # EOL on Bedrock 2025-07-21 (model-lifecycle-legacy.html). The Claude 3 Sonnet, 3 Opus and
     # 3.5 Sonnet dates below were not re-read from the page in this pass: verify them there.
