@@ -87,14 +87,17 @@ _COHERE_EMBED_V3_REGIONS = regions(
 OTHERS: tuple[ModelCapabilities, ...] = (
     # --- DeepSeek ----------------------------------------------------------------------------
     # R1: us. profile only, no tool use in Converse, reasoning always on (its own, not a
-    # thinking budget). 32K output.
+    # thinking budget). Card: 128K context, 8K output, active (EOL no sooner than 2026-03-10).
+    # https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-deepseek-deepseek-r1.html
+    # DeepSeek V3.2 (card: launched 2025-12-01, 164K context, 8K output) is left out until
+    # its Bedrock model id is confirmed.
     _chat(
         "deepseek.r1-v1:0",
         "DeepSeek-R1",
         "deepseek",
         "deepseek-r1",
         tools=False,
-        max_output=32768,
+        max_output=8192,
         profiles=frozenset({"us"}),
         sources=(card("deepseek-r1"),),
     ),
