@@ -10,6 +10,7 @@ import httpx2 as httpx
 import orjson
 import pytest
 
+from gateway.capabilities import split_profile
 from gateway.emulator.runner import RunningEmulator
 from gateway.routing.engine import actual_cost
 from gateway.shadow.runner import ShadowRunner
@@ -51,7 +52,12 @@ def tool_request(text: str = "Use get_weather for Oslo") -> dict[str, Any]:
 
 
 def converse_count(emulator: RunningEmulator, model_id: str, op: str = "converse") -> int:
-    return emulator.state.counts().get(model_id, {}).get(op, 0)
+    """Calls of the model by base id or through any of its inference profiles."""
+    return sum(
+        ops.get(op, 0)
+        for called, ops in emulator.state.counts().items()
+        if split_profile(called)[1] == model_id
+    )
 
 
 def test_full_share_copies_each_request_and_report_matches_the_emulator(
