@@ -135,7 +135,12 @@ async def chat_completions(request: Request) -> Response:
     admission = await admit(state, ctx, plan.prepared.prompt_tokens + plan.decision.output_tokens)
     state.metrics.routing_decisions.labels(ctx.route, ctx.model, ctx.strategy).inc()
     cache_plan = plan_cache(
-        state, plan.request, plan.decision, ctx, request.headers.get("cache-control")
+        state,
+        plan.request,
+        plan.prepared,
+        plan.decision,
+        ctx,
+        request.headers.get("cache-control"),
     )
     hit = await lookup(state, cache_plan, ctx)
     if hit is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.api.caching import CachePlan, store
+from gateway.api.caching import CachePlan, may_answer, store
 from gateway.api.context import CallContext
 from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, decode_answer
@@ -32,7 +32,7 @@ async def answer_once(
         ttl = plan.decision.timeout_s
         if lock is not None and not await lock.acquire(key, ttl):
             packed = await lock.wait_for(key, lambda: state.cache.get(key), max_wait_s=ttl)
-            answer = decode_answer(packed) if packed is not None else None
+            answer = may_answer(cache_plan, decode_answer(packed) if packed is not None else None)
             if answer is not None:
                 return answer, True
         try:
