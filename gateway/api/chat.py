@@ -18,7 +18,7 @@ from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
 from gateway.api.deps import authenticate, get_state, read_json_body
 from gateway.api.flight import answer_once
-from gateway.api.limiting import admit, settle
+from gateway.api.limiting import admit, cost_bound, settle
 from gateway.api.openapi import chat_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.api.shadow_hook import ShadowHook
@@ -81,9 +81,9 @@ async def plan_chat(
     state.recent_decisions.append((time.time(), decision))
     ctx.route = decision.route
     ctx.strategy = decision.strategy
+    ctx.deadline = time.monotonic() + decision.timeout_s
     first = decision.candidates[0]
     ctx.model, ctx.bedrock_id = first.model.name, first.call_id
-    ctx.cost_usd = first.est_cost_usd
     return ChatPlan(
         request=req,
         prepared=prepared,
@@ -132,7 +132,13 @@ async def chat_completions(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     plan = await plan_chat(request, state, ctx)
-    admission = await admit(state, ctx, plan.prepared.prompt_tokens + plan.decision.output_tokens)
+    prompt_tokens = plan.prepared.prompt_tokens
+    admission = await admit(
+        state,
+        ctx,
+        prompt_tokens + plan.decision.output_tokens,
+        cost_bound(plan.decision, prompt_tokens, plan.prepared.max_tokens),
+    )
     state.metrics.routing_decisions.labels(ctx.route, ctx.model, ctx.strategy).inc()
     cache_plan = plan_cache(
         state,

@@ -39,6 +39,9 @@ class CallContext:
     debug: dict[str, str] | None = None  # prompt and answer, only with GATEWAY_LOG_PROMPTS
     status: int = 200
     upstream_request_id: str = ""  # Bedrock's x-amzn-RequestId of the last attempt
+    #: ``time.monotonic()`` by which the request must be answered (set once it is routed):
+    #: waiting for another replica's answer and every attempt share it.
+    deadline: float | None = None
     started: float = field(default_factory=time.perf_counter)
 
     def headers(self) -> dict[str, str]:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from gateway.api.accounting import record_usage
 from gateway.api.context import CallContext
 from gateway.api.deps import authenticate, get_state, read_json_body
-from gateway.api.limiting import admit, settle
+from gateway.api.limiting import admit, cost_bound, settle
 from gateway.api.openapi import embedding_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.providers.bedrock import BedrockClient
@@ -63,7 +63,7 @@ async def embeddings(request: Request) -> Response:
         rng=state.rng,
     )
     ctx.route, ctx.strategy = decision.route, decision.strategy
-    admission = await admit(state, ctx, estimated)
+    admission = await admit(state, ctx, estimated, cost_bound(decision, estimated, 0))
     state.metrics.routing_decisions.labels(
         ctx.route, decision.candidates[0].model.name, ctx.strategy
     ).inc()

@@ -2,12 +2,13 @@
 
 Within a process the callers share one task (``SingleFlight``); across replicas a short Redis
 lock elects one caller, and the others wait for its cache entry, bounded by the lock's
-lifetime, before going upstream themselves. Streams do not wait on each other: a streamed miss
-calls Bedrock itself (and still fills the cache).
+lifetime and by their own deadline, before going upstream themselves. Streams do not wait on
+each other: a streamed miss calls Bedrock itself (and still fills the cache).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from gateway.api.caching import CachePlan, may_answer, store
@@ -31,7 +32,10 @@ async def answer_once(
         lock = state.flight_lock
         ttl = plan.decision.timeout_s
         if lock is not None and not await lock.acquire(key, ttl):
-            packed = await lock.wait_for(key, lambda: state.cache.get(key), max_wait_s=ttl)
+            left = ttl if ctx.deadline is None else ctx.deadline - time.monotonic()
+            packed = await lock.wait_for(
+                key, lambda: state.cache.get(key), max_wait_s=max(0.0, min(ttl, left))
+            )
             answer = may_answer(cache_plan, decode_answer(packed) if packed is not None else None)
             if answer is not None:
                 return answer, True

@@ -28,6 +28,7 @@ from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, Delta
 from gateway.errors import UpstreamError, UpstreamServerError
 from gateway.routing.decision import Candidate
+from gateway.routing.engine import estimate_cost
 from gateway.translation.prepared import PreparedConversation
 from gateway.translation.replay import converse_events
 from gateway.translation.sse import SSE_DONE, sse_error, sse_event
@@ -186,9 +187,18 @@ async def _sse_body(
         note_failure(state, opened.candidate, err, retryable=err.retryable)
         yield sse_error(err)
     finally:
+        if translator.usage is None:  # cut (client gone, or Bedrock failed): bill what ran
+            ctx.cost_usd = partial_cost(plan, opened.candidate, translator.text)
         with anyio.CancelScope(shield=True):
             await opened.stream.aclose()
             await settle(state, admission, ctx)
+
+
+def partial_cost(plan: ChatPlan, candidate: Candidate, text: str) -> float:
+    """The estimated cost of a stream cut before Bedrock reported usage: the prompt, and the
+    output sent so far (4 characters a token). Settles the budget's reservation."""
+    output_tokens = -(-len(text) // 4)
+    return estimate_cost(candidate.model, plan.prepared.prompt_tokens, output_tokens)
 
 
 async def _drain(stream: EventSource) -> None:

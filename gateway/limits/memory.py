@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from gateway.limits.backend import (
     ALLOWED,
     LimitResult,
+    SpendHold,
     refilled,
     refusal,
     seconds_to_utc_midnight,
@@ -81,15 +82,21 @@ class MemoryLimits:
             self._spend_day, self._spend = day, {}
         return self._spend
 
-    async def spend_allowed(self, tenant: str, usd_per_day: float) -> LimitResult:
-        if self._today().get(tenant, 0.0) < usd_per_day:
-            return ALLOWED
-        return LimitResult(False, seconds_to_utc_midnight(self._wall()))
+    async def reserve_spend(
+        self, tenant: str, usd_per_day: float, usd: float
+    ) -> tuple[LimitResult, SpendHold | None]:
+        spend = self._today()
+        current = spend.get(tenant, 0.0)
+        if current >= usd_per_day:
+            return LimitResult(False, seconds_to_utc_midnight(self._wall())), None
+        spend[tenant] = current + max(0.0, usd)
+        return ALLOWED, SpendHold(tenant, self._spend_day, max(0.0, usd), local=True)
 
-    async def add_spend(self, tenant: str, usd: float) -> None:
-        if usd > 0:
-            spend = self._today()
-            spend[tenant] = spend.get(tenant, 0.0) + usd
+    async def settle_spend(self, hold: SpendHold, actual_usd: float) -> None:
+        spend = self._today()
+        if hold.day != self._spend_day:  # the day turned: that counter is gone
+            return
+        spend[hold.tenant] = spend.get(hold.tenant, 0.0) + max(0.0, actual_usd) - hold.usd
 
     def spent_today(self, tenant: str) -> float:
         return self._today().get(tenant, 0.0)

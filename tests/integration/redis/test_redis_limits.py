@@ -75,12 +75,14 @@ async def test_bucket_keys_have_ttls_and_tenant_tags(conn: RedisConnection, pref
 async def test_budget_and_retry_to_midnight(conn: RedisConnection, prefix: str) -> None:
     wall = dt.datetime(2024, 5, 17, 18, 0, tzinfo=dt.UTC).timestamp()
     backend = RedisLimits(conn, MemoryLimits(), wall=lambda: wall)
-    assert (await backend.spend_allowed("t", 1.0)).allowed
-    await backend.add_spend("t", 0.75)
-    await backend.add_spend("t", 0.25)
-    assert await backend.spend_allowed("t", 1.0) == LimitResult(False, 6 * 3600.0, None)
+    first, hold = await backend.reserve_spend("t", 1.0, 0.75)
+    assert first.allowed and hold is not None and not hold.local
+    assert (await backend.reserve_spend("t", 1.0, 0.5))[0].allowed  # 0.75 < 1: admitted
+    assert await backend.reserve_spend("t", 1.0, 0.1) == (LimitResult(False, 6 * 3600.0), None)
     key = f"{prefix}spend:{{t}}:2024-05-17"
-    assert float(await conn.client.get(key) or 0) == pytest.approx(1.0)
+    assert float(await conn.client.get(key) or 0) == pytest.approx(1.25)
+    await backend.settle_spend(hold, 0.25)  # really cost 0.25: 0.5 back
+    assert float(await conn.client.get(key) or 0) == pytest.approx(0.75)
     assert 86400 < await conn.client.ttl(key) <= 2 * 86400 + 3600
 
 
@@ -92,9 +94,13 @@ async def test_check_limits_on_redis(conn: RedisConnection, conn2: RedisConnecti
     with pytest.raises(RateLimitError, match="'kids-app': 3 requests per minute") as info:
         await check_limits(b, tenant, 10)
     assert info.value.retry_after == pytest.approx(20, abs=0.1)
-    await a.add_spend("kids-app", 5.0)
+    budget_only = Tenant("kids-app", frozenset(), None, 1, None, 5.0)
+    hold = await check_limits(a, budget_only, 10, reserve_usd=5.0)
     with pytest.raises(QuotaExceededError):
         await check_limits(b, tenant, 10)
+    assert hold is not None
+    await a.settle_spend(hold, 1.0)
+    assert await check_limits(b, budget_only, 10, reserve_usd=0.5) is not None
 
 
 async def test_scripts_survive_script_flush(conn: RedisConnection) -> None:
