@@ -98,5 +98,12 @@ class MemoryLimits:
             return
         spend[hold.tenant] = spend.get(hold.tenant, 0.0) + max(0.0, actual_usd) - hold.usd
 
+    def note_spend(self, tenant: str, day: str, spent: float) -> None:
+        """The shared (Redis) counter was seen at ``spent``: as the fallback, never count less,
+        so a Redis outage does not restart the day's budget from zero."""
+        spend = self._today()
+        if day == self._spend_day and spent > spend.get(tenant, 0.0):
+            spend[tenant] = spent
+
     def spent_today(self, tenant: str) -> float:
         return self._today().get(tenant, 0.0)

@@ -13,10 +13,13 @@ The buckets use Redis's clock (``TIME`` inside the script), so replicas' clocks 
 When a call fails (``RedisConnection.run`` returns None: an error, a timeout, or a reply of
 the wrong type, shape or value, e.g. a key of another type or a spend that is not a number)
 that call is served by the in-memory fallback: limits then hold per replica until Redis is back.
+The fallback's budget counters start from the last spend this replica saw in Redis, so an
+outage does not hand every replica a fresh day's budget.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
@@ -102,9 +105,10 @@ return 1
 """
 )
 
-# KEYS: the day's spend. ARGV: budget, USD to reserve, TTL s. Returns 1 after adding the
-# reservation, 0 when the day's spend (reservations included) already reached the budget.
-# A counter that is not a finite number is an error (the caller fails open to memory).
+# KEYS: the day's spend. ARGV: budget, USD to reserve, TTL s. Returns {1, spend} after adding
+# the reservation, {0, spend} when the day's spend (reservations included) already reached the
+# budget; spend as a string. A counter that is not a finite number is an error (the caller
+# fails open to memory).
 RESERVE_LUA = """
 local v = redis.call('GET', KEYS[1])
 local spent = 0
@@ -114,10 +118,10 @@ if v then
     return redis.error_reply('ERR spend counter is not a number')
   end
 end
-if spent >= tonumber(ARGV[1]) then return 0 end
-redis.call('INCRBYFLOAT', KEYS[1], ARGV[2])
+if spent >= tonumber(ARGV[1]) then return {0, tostring(spent)} end
+local now = redis.call('INCRBYFLOAT', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
+return {1, now}
 """
 
 _WHICH: dict[int, Which] = {1: "requests", 2: "tokens"}
@@ -199,15 +203,14 @@ class RedisLimits:
         keys = [self._spend_key(tenant, day)]
         args: list[str | int] = [repr(usd_per_day), repr(max(0.0, usd)), SPEND_TTL_S]
 
-        async def reserve(r: Redis) -> bool:
-            reply = await self._reserve(keys=keys, args=args, client=r)
-            if reply not in (0, 1) or isinstance(reply, bool):
-                raise ValueError("spend_reserve: expected 0 or 1")
-            return bool(reply)
+        async def reserve(r: Redis) -> tuple[bool, float]:
+            return _reserve_reply(await self._reserve(keys=keys, args=args, client=r))
 
-        held = await self._conn.run("spend_reserve", reserve)
-        if held is None:
+        reply = await self._conn.run("spend_reserve", reserve)
+        if reply is None:
             return await self._fallback.reserve_spend(tenant, usd_per_day, usd)
+        held, spent = reply
+        self._fallback.note_spend(tenant, day, spent)
         if not held:
             return LimitResult(False, seconds_to_utc_midnight(wall)), None
         return ALLOWED, SpendHold(tenant, day, usd)
@@ -221,12 +224,26 @@ class RedisLimits:
             return
         key = self._spend_key(hold.tenant, hold.day)
 
-        async def adjust(r: Redis) -> bool:
+        async def adjust(r: Redis) -> float:
             async with r.pipeline(transaction=True) as pipe:
                 pipe.incrbyfloat(key, delta)
                 pipe.expire(key, SPEND_TTL_S)
-                await pipe.execute()
-            return True
+                spent, _ = await pipe.execute()
+            if not isinstance(spent, float) or not math.isfinite(spent):
+                raise ValueError("spend_settle: expected a number")
+            return spent
 
         # On failure the reservation stays counted: the budget errs on the safe side.
-        await self._conn.run("spend_settle", adjust)
+        spent = await self._conn.run("spend_settle", adjust)
+        if spent is not None:
+            self._fallback.note_spend(hold.tenant, hold.day, spent)
+
+
+def _reserve_reply(reply: Any) -> tuple[bool, float]:
+    """``{0|1, spend}``; anything else (or a spend that is not a finite number) is unexpected."""
+    if not isinstance(reply, list) or len(reply) != 2 or reply[0] not in (0, 1):
+        raise ValueError("spend_reserve: expected {0|1, spend}")
+    spent = float(reply[1])
+    if not math.isfinite(spent):
+        raise ValueError("spend_reserve: the spend is not a finite number")
+    return reply[0] == 1, spent

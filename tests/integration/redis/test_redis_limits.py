@@ -109,3 +109,30 @@ async def test_scripts_survive_script_flush(conn: RedisConnection) -> None:
     await conn.client.script_flush()
     assert (await backend.acquire("t", RateLimit(5, None), 0)).allowed  # EVALSHA reloads
     assert conn.healthy
+
+
+async def test_concurrent_reservations_on_two_replicas_overshoot_by_one_at_most(
+    conn: RedisConnection, conn2: RedisConnection
+) -> None:
+    a, b = limits(conn), limits(conn2)
+    outcomes = await asyncio.gather(
+        *(replica.reserve_spend("burst", 1.0, 0.3) for _ in range(20) for replica in (a, b))
+    )
+    assert sum(result.allowed for result, _ in outcomes) == 4  # 0, 0.3, 0.6, 0.9 < 1
+    assert conn.healthy and conn2.healthy
+
+
+@pytest.mark.parametrize("garbage", ["not-a-number", "inf", "nan"])
+async def test_a_spend_counter_that_is_not_a_number_fails_open_from_the_last_seen_spend(
+    conn: RedisConnection, prefix: str, garbage: str
+) -> None:
+    """The fallback continues from the spend Redis last showed, not from a fresh budget."""
+    wall = dt.datetime(2024, 5, 17, 18, 0, tzinfo=dt.UTC).timestamp()
+    backend = RedisLimits(conn, MemoryLimits(wall=lambda: wall), wall=lambda: wall)
+    assert (await backend.reserve_spend("t", 1.0, 0.9))[0].allowed
+    await conn.client.set(f"{prefix}spend:{{t}}:2024-05-17", garbage)
+    allowed, hold = await backend.reserve_spend("t", 1.0, 0.2)  # Redis fails: memory, 0.9 seen
+    assert allowed.allowed and hold is not None and hold.local and not conn.healthy
+    conn._retry_at = 0.0  # the pause is over (each call probes Redis again)
+    refused, _ = await backend.reserve_spend("t", 1.0, 0.01)
+    assert not refused.allowed
