@@ -101,6 +101,16 @@ class RequestTooLargeError(GatewayError):
     reason = "too_large"
 
 
+class ClientDisconnectedError(GatewayError):
+    """The client went away (mid-upload): its own outcome, 499 as nginx names it; never a 500,
+    so the 5xx alert stays quiet. The response is never read by anyone."""
+
+    status = 499
+    error_type = "invalid_request_error"
+    default_code = "client_disconnected"
+    reason = "client_disconnected"
+
+
 class AuthenticationError(GatewayError):
     status = 401
     error_type = "authentication_error"

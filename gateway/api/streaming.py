@@ -22,6 +22,7 @@ from gateway.api.access_log import note_debug
 from gateway.api.accounting import record_usage
 from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
+from gateway.api.errors import note_disconnect
 from gateway.api.limiting import Admission, settle
 from gateway.api.pipeline import note_failure, with_fallback
 from gateway.api.state import GatewayState
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from gateway.providers.bedrock import ConverseEventStream
 
 DRAIN_S = 1.0
+CLIENT_GONE = 499  # the status a stream the client cut is counted and logged with
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _PREAMBLE_EVENTS = frozenset({"messageStart"})
 
@@ -130,7 +132,7 @@ async def stream_chat(
     return StreamingResponse(
         _sse_body(state, plan, ctx, opened, translator, cache_plan, admission),
         media_type="text/event-stream",
-        headers=ctx.headers() | SSE_HEADERS,
+        headers=ctx.headers(cost_usd=opened.candidate.est_cost_usd) | SSE_HEADERS,
     )
 
 
@@ -186,6 +188,10 @@ async def _sse_body(
         ctx.status = err.status
         note_failure(state, opened.candidate, err, retryable=err.retryable)
         yield sse_error(err)
+    except (asyncio.CancelledError, GeneratorExit):  # the client hung up mid-stream
+        ctx.status = CLIENT_GONE
+        note_disconnect(ctx.request_id, "stream")
+        raise
     finally:
         if translator.usage is None:  # cut (client gone, or Bedrock failed): bill what ran
             ctx.cost_usd = partial_cost(plan, opened.candidate, translator.text)
