@@ -228,6 +228,17 @@ class UpstreamServerError(UpstreamError):
     reason = "server_error"
 
 
+class UpstreamMalformedError(UpstreamError):
+    """Bedrock answered 200 with a body that is not what its API documents (invalid JSON, a
+    Converse answer without ``output.message.content``, usage that is not numbers): a bad
+    gateway upstream, not the gateway's own 500. Another candidate may answer properly."""
+
+    status = 502
+    default_code = "upstream_malformed_response"
+    retryable = True
+    reason = "server_error"
+
+
 class UpstreamModelError(UpstreamError):
     status = 502
     default_code = "model_error"

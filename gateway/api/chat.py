@@ -25,13 +25,14 @@ from gateway.api.shadow_hook import ShadowHook
 from gateway.api.state import GatewayState
 from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
+from gateway.errors import UpstreamMalformedError
 from gateway.providers.bedrock import REQUEST_ID_KEY
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import choose
 from gateway.routing.stats import StatsView
 from gateway.schemas.chat import ChatCompletionRequest
 from gateway.schemas.parse import parse_chat_request
-from gateway.translation.converse_to_openai import chat_completion
+from gateway.translation.converse_to_openai import chat_completion, converse_problem
 from gateway.translation.openai_to_converse import (
     PreparedConversation,
     converse_body,
@@ -205,6 +206,16 @@ def answer_from_cache(
     return replay_stream(chunks, ctx)
 
 
+def check_converse(model_id: str, resp: dict[str, Any]) -> None:
+    """A 200 that is not a Converse answer is a 502 naming the model (never a 500)."""
+    problem = converse_problem(resp)
+    if problem is not None:
+        raise UpstreamMalformedError(
+            f"Bedrock answered model {model_id} with a body that is not a Converse response: "
+            f"{problem}."
+        )
+
+
 async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -> dict[str, Any]:
     """A non-streamed answer: Converse with fallback, then the OpenAI body."""
     bedrock = state.require_bedrock()
@@ -214,6 +225,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         resp = await bedrock.converse(
             candidate.call_id, converse_bytes(plan, candidate), timeout=timeout
         )
+        check_converse(candidate.call_id, resp)
         elapsed = time.perf_counter() - started
         state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
         state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)

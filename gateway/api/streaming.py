@@ -27,7 +27,7 @@ from gateway.api.limiting import Admission, settle
 from gateway.api.pipeline import note_failure, with_fallback
 from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, Delta
-from gateway.errors import UpstreamError, UpstreamServerError
+from gateway.errors import UpstreamError, UpstreamMalformedError, UpstreamServerError
 from gateway.routing.decision import Candidate
 from gateway.routing.engine import estimate_cost
 from gateway.translation.prepared import PreparedConversation
@@ -91,7 +91,7 @@ async def stream_chat(
     cache_plan: CachePlan,
     admission: Admission,
 ) -> Response:
-    from gateway.api.chat import converse_bytes
+    from gateway.api.chat import check_converse, converse_bytes
 
     bedrock = state.require_bedrock()
 
@@ -100,6 +100,7 @@ async def stream_chat(
         body = converse_bytes(plan, candidate)
         if replays_tools(plan.prepared, candidate):
             answer = await bedrock.converse(candidate.call_id, body, timeout=timeout)
+            check_converse(candidate.call_id, answer)
             ctx.upstream_request_id = str(
                 (answer.get("ResponseMetadata") or {}).get("RequestId", "")
             )
@@ -161,14 +162,15 @@ async def _sse_body(
     deltas: list[Delta] = []
     keep = deltas.extend if cache_plan.key is not None else None
     try:
-        out = _feed(translator, opened.buffered, keep)
+        call_id = opened.candidate.call_id
+        out = _feed(translator, opened.buffered, keep, call_id)
         while translator.usage is None:  # Bedrock's `metadata` event ends the message
             if out:
                 yield out  # one write per network read of Bedrock's stream, not per event
             batch = await opened.stream.next_batch()
             if not batch:
                 break
-            out = _feed(translator, batch, keep)
+            out = _feed(translator, batch, keep, call_id)
         if not translator.finished:
             raise UpstreamServerError("Bedrock's stream ended before the message was complete.")
         elapsed = time.perf_counter() - opened.started
@@ -214,13 +216,25 @@ async def _drain(stream: EventSource) -> None:
             await stream.next_batch()
 
 
+#: What the translator raises on an event that is not shaped as Bedrock documents it.
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
 def _feed(
     translator: StreamTranslator,
     events: Iterable[tuple[str, dict[str, Any]]],
     keep: Callable[[Iterable[Delta]], None] | None,
+    model_id: str,
 ) -> bytes:
-    """The SSE bytes for a batch of Bedrock events."""
-    return b"".join(_encode(translator.feed(et, payload), keep) for et, payload in events)
+    """The SSE bytes for a batch of Bedrock events; an event of the wrong shape is a 502
+    naming the model (the stream then ends with an error event)."""
+    try:
+        return b"".join(_encode(translator.feed(et, payload), keep) for et, payload in events)
+    except _SHAPE_ERRORS as exc:
+        raise UpstreamMalformedError(
+            f"Bedrock's stream for model {model_id} sent an event that is not a ConverseStream "
+            f"event ({type(exc).__name__})."
+        ) from None
 
 
 def _encode(
