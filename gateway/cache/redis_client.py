@@ -124,7 +124,8 @@ class RedisConnection:
         ``op`` labels the error metric (a fixed name such as ``cache_get``). ``fn`` parses and
         checks the reply itself, so that a reply it cannot use fails here.
         """
-        if not self._healthy:
+        probe = not self._healthy
+        if probe:
             now = self._clock()
             if now < self._retry_at:
                 return None
@@ -134,7 +135,9 @@ class RedisConnection:
         except (RedisError, OSError, TimeoutError, *_REPLY_ERRORS) as exc:
             self._failed(op, exc)
             return None
-        if not self._healthy:
+        # Only the probe ends an outage: a call that was already in flight when another one
+        # failed proves little, and would log one recovery (and one more outage) per burst.
+        if probe and not self._healthy:
             self._healthy = True
             log.info("redis available again; caching, shared limits and shared stats resume")
         return result
