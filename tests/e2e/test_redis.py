@@ -181,18 +181,18 @@ def test_budget_holds_under_a_burst_on_two_processes(
     emulator.state.clear_faults()
     ok = [r for r in responses if r.status_code == 200]
     refused = [r for r in responses if r.status_code == 429]
-    assert len(ok) + len(refused) == 40
-    assert refused and all(r.json()["error"]["code"] == "insufficient_quota" for r in refused)
     costs = [float(r.headers["x-gateway-cost-usd"]) for r in ok]
     spent = sum(costs)
-    client = redis_sync.Redis.from_url(redis.url)
-    [key] = client.keys("gw:spend:{burst}:*")
-    counted = float(client.get(key) or 0)
-    client.close()
     print(
         f"burst: {len(ok)}/40 admitted, spend ${spent:.8f} of a ${BURST_BUDGET} budget "
         f"(overshoot ${max(0.0, spent - BURST_BUDGET):.8f}, one request ${max(costs):.8f})"
     )
+    assert len(ok) + len(refused) == 40
+    assert refused and all(r.json()["error"]["code"] == "insufficient_quota" for r in refused)
+    client = redis_sync.Redis.from_url(redis.url)
+    [key] = client.keys("gw:spend:{burst}:*")
+    counted = float(client.get(key) or 0)
+    client.close()
     assert spent <= BURST_BUDGET + max(costs)
     assert counted == pytest.approx(spent, abs=1e-8 * len(ok))  # reservations settled to real cost
 
