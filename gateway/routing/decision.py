@@ -24,6 +24,7 @@ class RouteRequest:
     headers: Mapping[str, str] = field(default_factory=_no_headers)
     needs_tools: bool = False
     needs_images: bool = False
+    forces_tool: bool = False  # tool_choice "required" or a named function
     stream: bool = False
     prompt_tokens: int = 0
     max_tokens: int | None = None

@@ -88,6 +88,8 @@ def test_no_access_to_a_model_falls_back_and_benches_it(
     mistral = next(c for c in explained["candidates"] if c["model"] == "mistral-7b")
     assert not mistral["kept"]
     assert mistral["reason"].startswith("benched: Bedrock refused model access denied")
+    page = httpx.get(f"{gateway.url}/ui", headers=admin).text
+    assert "benched: Bedrock refused model access denied" in page
     metrics = httpx.get(f"{gateway.url}/metrics").text
     assert 'gateway_model_refusals_total{model="mistral-7b",reason="model_access_denied"} 1.0' in (
         metrics
