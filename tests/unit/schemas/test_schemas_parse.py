@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.errors import InvalidRequestError, UnsupportedParameterError
 from gateway.schemas import (
@@ -154,3 +156,24 @@ def test_embedding_dimensions_are_strict() -> None:
     with pytest.raises(InvalidRequestError) as info:
         parse_embedding_request({"model": "e", "input": "x", "dimensions": "256"})
     assert info.value.param == "dimensions"
+
+
+_NOT_A_NUMBER = st.one_of(
+    st.booleans(), st.text(max_size=8), st.lists(st.integers(), max_size=2), st.none()
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["max_tokens", "max_completion_tokens", "seed", "temperature", "top_p"]),
+    _NOT_A_NUMBER,
+)
+def test_any_non_number_for_a_number_is_a_400_naming_it(field: str, value: object) -> None:
+    """Never coerced: a boolean, a string or an array where a number belongs is refused with
+    the field named (null means "not set" and is accepted, as on OpenAI)."""
+    if value is None:
+        parse_chat_request(BASE | {field: value})
+        return
+    with pytest.raises(InvalidRequestError) as info:
+        parse_chat_request(BASE | {field: value})
+    assert info.value.param == field
