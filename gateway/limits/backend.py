@@ -59,6 +59,11 @@ class LimitsBackend(Protocol):
         """Correct the token bucket by ``actual - estimated`` once the real usage is known."""
         ...
 
+    async def spend_allowed(self, tenant: str, usd_per_day: float) -> LimitResult:
+        """Read only: refused once today's spend (reservations included) reached the budget
+        (a cheap early check; only ``reserve_spend`` admits a call)."""
+        ...
+
     async def reserve_spend(
         self, tenant: str, usd_per_day: float, usd: float
     ) -> tuple[LimitResult, SpendHold | None]:

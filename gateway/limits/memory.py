@@ -82,6 +82,11 @@ class MemoryLimits:
             self._spend_day, self._spend = day, {}
         return self._spend
 
+    async def spend_allowed(self, tenant: str, usd_per_day: float) -> LimitResult:
+        if self._today().get(tenant, 0.0) < usd_per_day:
+            return ALLOWED
+        return LimitResult(False, seconds_to_utc_midnight(self._wall()))
+
     async def reserve_spend(
         self, tenant: str, usd_per_day: float, usd: float
     ) -> tuple[LimitResult, SpendHold | None]:

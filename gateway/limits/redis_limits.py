@@ -195,6 +195,26 @@ class RedisLimits:
         if await self._conn.run("limits_settle", correct) is None:
             await self._fallback.settle_tokens(tenant, limit, estimated, actual)
 
+    async def spend_allowed(self, tenant: str, usd_per_day: float) -> LimitResult:
+        wall = self._wall()
+        day = utc_day(wall)
+        key = self._spend_key(tenant, day)
+
+        async def read(r: Redis) -> float:
+            raw = await r.get(key)
+            spent = 0.0 if raw is None else float(raw)
+            if not math.isfinite(spent):
+                raise ValueError("spend_get: the spend is not a finite number")
+            return spent
+
+        spent = await self._conn.run("spend_get", read)
+        if spent is None:
+            return await self._fallback.spend_allowed(tenant, usd_per_day)
+        self._fallback.note_spend(tenant, day, spent)
+        if spent < usd_per_day:
+            return ALLOWED
+        return LimitResult(False, seconds_to_utc_midnight(wall))
+
     async def reserve_spend(
         self, tenant: str, usd_per_day: float, usd: float
     ) -> tuple[LimitResult, SpendHold | None]:

@@ -136,3 +136,16 @@ async def test_a_spend_counter_that_is_not_a_number_fails_open_from_the_last_see
     conn._retry_at = 0.0  # the pause is over (each call probes Redis again)
     refused, _ = await backend.reserve_spend("t", 1.0, 0.01)
     assert not refused.allowed
+
+
+async def test_spend_allowed_reads_reservations_and_fails_open_on_garbage(
+    conn: RedisConnection, prefix: str
+) -> None:
+    wall = dt.datetime(2024, 5, 17, 18, 0, tzinfo=dt.UTC).timestamp()
+    backend = RedisLimits(conn, MemoryLimits(wall=lambda: wall), wall=lambda: wall)
+    assert (await backend.spend_allowed("t", 1.0)).allowed
+    await backend.reserve_spend("t", 1.0, 1.0)
+    assert await backend.spend_allowed("t", 1.0) == LimitResult(False, 6 * 3600.0)
+    await conn.client.set(f"{prefix}spend:{{t}}:2024-05-17", "nan")
+    assert not (await backend.spend_allowed("t", 1.0)).allowed  # memory: 1.0 seen
+    assert not conn.healthy
