@@ -153,6 +153,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Starlette's trailing-slash redirect builds its Location from the Host header: a
+        # response made of an untrusted value. A path with a slash is a plain 404 instead.
+        redirect_slashes=False,
     )
     app.state.gateway = state
     for module in (chat, embeddings, models, health, admin, shadow, ui):

@@ -31,9 +31,12 @@ async def with_fallback(
     Only failures the policy marks retryable move on; a validation error is final. A
     model-level refusal (no access, end of life, no on-demand offer, a feature the model
     lacks) benches the model and moves on without using up an attempt. All attempts share
-    one deadline (the route's timeout), and each gets what is left of it.
+    one deadline (the route's timeout from when the request was routed), and each gets what
+    is left of it.
     """
     deadline = time.monotonic() + decision.timeout_s
+    if ctx.deadline is not None:
+        deadline = min(deadline, ctx.deadline)
     retryable = decision.retry.retryable
     failures: list[UpstreamError] = []
     previous: Candidate | None = None
@@ -49,7 +52,6 @@ async def with_fallback(
         ctx.attempts += 1
         ctx.model = candidate.model.name
         ctx.bedrock_id = candidate.call_id
-        ctx.cost_usd = candidate.est_cost_usd  # the answer's real usage replaces it
         try:
             return await _traced(state, candidate, ctx.attempts, attempt, remaining)
         except UpstreamError as err:
