@@ -99,7 +99,7 @@ def _start_demo() -> None:
     )
     from gateway.emulator.runner import start_emulator_in_thread
 
-    emulator = start_emulator_in_thread("127.0.0.1", 0)
+    emulator = start_emulator_in_thread("127.0.0.1", 0, strict=True)
     for name in DEMO_AWS_ENV_CLEARED:
         os.environ.pop(name, None)
     os.environ.update(
@@ -113,7 +113,7 @@ def _start_demo() -> None:
     os.environ["GATEWAY_API_KEYS"] = ",".join(k for k in (existing, key) if k)
     admin = os.environ.setdefault("GATEWAY_ADMIN_KEY", "sk-admin-" + secrets.token_urlsafe(16))
     os.environ["GATEWAY_DEMO"] = "true"
-    print(f"demo: Bedrock emulator at {emulator.url} (test tool, not AWS)", flush=True)
+    print(f"demo: Bedrock emulator at {emulator.url} (test tool, strict, not AWS)", flush=True)
     print(f"demo: client API key  {key}", flush=True)
     print(f"demo: admin key       {admin}", flush=True)
 
