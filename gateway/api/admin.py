@@ -50,7 +50,9 @@ def reload_policy(state: GatewayState) -> None:
     """Load the policy anew; on any error the old policy stays and the error propagates."""
     try:
         policy = load_policy(
-            state.settings.policies, default_key_hashes=state.settings.api_key_hashes()
+            state.settings.policies,
+            default_key_hashes=state.settings.api_key_hashes(),
+            region=state.region,
         )
     except PolicyError as exc:
         state.metrics.policy_reloads.labels("error").inc()

@@ -19,6 +19,7 @@ RECENT_DECISIONS = 50
 if TYPE_CHECKING:
     import aiohttp
 
+    from gateway.api.region_discovery import RegionDiscovery
     from gateway.api.shadow_hook import ShadowHook
     from gateway.cache.redis_client import RedisConnection
     from gateway.cache.shared_stats import SharedStats
@@ -51,6 +52,9 @@ class GatewayState:
     admin_key_hash: str | None = None
     rng: random.Random = field(default_factory=random.Random)
     shadow: ShadowHook | None = None
+    #: The AWS region the policy is compiled for (the one Bedrock is called in).
+    region: str = "us-east-1"
+    discovery: RegionDiscovery | None = None
     # The latest routing decisions with their wall-clock time, for the /ui page.
     recent_decisions: deque[tuple[float, Decision]] = field(
         default_factory=lambda: deque(maxlen=RECENT_DECISIONS)

@@ -93,3 +93,8 @@ def resolve_environment() -> AwsEnvironment:
     if bearer is None and problem is None:
         credentials, problem = resolve_credentials(session)
     return AwsEnvironment(endpoint, region, ca_bundle, credentials, bearer, problem)
+
+
+def configured_region() -> str:
+    """The region the gateway calls (blocking: reads the AWS config files)."""
+    return resolve_region(_session())[0]
