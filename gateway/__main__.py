@@ -1,4 +1,5 @@
-"""CLI: ``gateway serve | emulator | check-policy`` — builds Settings and runs uvicorn."""
+"""CLI: ``gateway serve | emulator | check-policy | models | compare`` — builds Settings and
+runs uvicorn."""
 
 from __future__ import annotations
 
@@ -44,8 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-policy", help="validate a policy file or folder")
     check.add_argument("path")
     from gateway.compare import add_compare_parser
+    from gateway.models_command import add_models_parser
 
     add_compare_parser(sub)
+    add_models_parser(sub)
     return parser
 
 
@@ -57,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gateway.compare import run_compare
 
         return run_compare(args)
+    if args.command == "models":
+        from gateway.models_command import run_models
+
+        return run_models(args)
     if args.command == "emulator":
         from gateway.emulator.runner import run_emulator
 
