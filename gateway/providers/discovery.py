@@ -63,10 +63,12 @@ def _models(client: Any) -> tuple[OfferedModel, ...]:
     )
 
 
-def _profiles(client: Any) -> frozenset[str]:
+def _profiles(client: Any, page_size: int | None) -> frozenset[str]:
     """Ids and ARNs of the ACTIVE profiles, every page (system-defined and application)."""
     found: set[str] = set()
-    for page in client.get_paginator("list_inference_profiles").paginate():
+    paging = {"PageSize": page_size} if page_size else {}
+    pages = client.get_paginator("list_inference_profiles").paginate(PaginationConfig=paging)
+    for page in pages:
         for summary in page.get("inferenceProfileSummaries", ()):
             if summary.get("status", "ACTIVE") != "ACTIVE":
                 continue
@@ -78,13 +80,14 @@ def _profiles(client: Any) -> frozenset[str]:
     return frozenset(found)
 
 
-def fetch_offer(region: str, timeout_s: float = 10.0) -> Offer:
-    """Both listings for ``region`` (blocking: call it in a thread). Raises ``DiscoveryError``."""
+def fetch_offer(region: str, timeout_s: float = 10.0, *, page_size: int | None = None) -> Offer:
+    """Both listings for ``region`` (blocking: call it in a thread). Raises ``DiscoveryError``.
+    ``page_size`` bounds each ListInferenceProfiles page (AWS's default: up to 1000)."""
     try:
         client = _client(region, timeout_s)
         try:
             models = _models(client)
-            profiles = _profiles(client)
+            profiles = _profiles(client, page_size)
         finally:
             client.close()
     except (BotoCoreError, ClientError) as exc:
