@@ -84,16 +84,16 @@ def test_discover_runs_in_a_worker_thread(
 
 
 def test_refused_credentials_are_a_discovery_error(control_plane: RunningEmulator) -> None:
-    with aws_env({"AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG1"}):
-        with pytest.raises(DiscoveryError) as caught:
-            fetch_offer("us-east-1", 5.0)
+    wrong = aws_env({"AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG1"})
+    with wrong, pytest.raises(DiscoveryError) as caught:
+        fetch_offer("us-east-1", 5.0)
     assert "UnrecognizedClient" in caught.value.message
 
 
 def test_a_dead_endpoint_is_a_discovery_error(control_plane: RunningEmulator) -> None:
-    with aws_env({"AWS_ENDPOINT_URL_BEDROCK": f"http://127.0.0.1:{free_port()}"}):
-        with pytest.raises(DiscoveryError) as caught:
-            asyncio.run(discover("us-east-1", 2.0))
+    dead = aws_env({"AWS_ENDPOINT_URL_BEDROCK": f"http://127.0.0.1:{free_port()}"})
+    with dead, pytest.raises(DiscoveryError) as caught:
+        asyncio.run(discover("us-east-1", 2.0))
     assert "EndpointConnectionError" in caught.value.message
 
 
@@ -102,15 +102,17 @@ def test_a_silent_endpoint_times_out() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        with aws_env(
-            {
-                "AWS_ENDPOINT_URL_BEDROCK": url,
-                "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY_ID,
-                "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_ACCESS_KEY,
-            }
+        with (
+            aws_env(
+                {
+                    "AWS_ENDPOINT_URL_BEDROCK": url,
+                    "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY_ID,
+                    "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_ACCESS_KEY,
+                }
+            ),
+            pytest.raises(DiscoveryError),
         ):
-            with pytest.raises(DiscoveryError):
-                fetch_offer("us-east-1", 0.2)
+            fetch_offer("us-east-1", 0.2)
 
 
 @pytest.mark.parametrize(
