@@ -5,6 +5,7 @@ gateway's own table thinks the region has (AWS's documentation ahead of an accou
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from gateway.emulator.credentials import (
 )
 from gateway.emulator.runner import RunningEmulator, start_emulator_in_thread
 from tests.support.emulator_strict import general_model, offered_in
-from tests.support.servers import GatewayServer, aws_env, running_gateway
+from tests.support.servers import GatewayServer, aws_env, free_port, running_gateway
 
 KEY = "sk-e2e-discovery"
 REGION = EMULATOR_REGION
@@ -188,3 +189,55 @@ def test_a_dead_control_plane_never_holds_serving_up(
         assert not [e for e in server.state.stats.bench.active() if e.source == "discovery"]
         again = client.chat.completions.create(model="here", messages=HELLO)
         assert again.choices[0].message.content
+
+
+def test_gateway_models_prints_the_catalogue_for_a_region(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from gateway.__main__ import main
+
+    assert main(["models", "--policies", str(_policy(tmp_path)), "--region", REGION]) == 0
+    title, header, *lines = capsys.readouterr().out.splitlines()
+    assert title == f"region {REGION}, residency geo (prices USD per Mtok)"
+    assert header.split() == [
+        "model", "bedrock_id", "invoke", "id", "tier", "$in/out", "$cache", "r/w",
+        "features", "lifecycle", "status",
+    ]  # fmt: skip
+    rows = {line.split()[0]: line.split() for line in lines}
+    assert set(rows) == {"gone", "here"}
+    assert rows["here"][1:3] == [_present().base_id, _present().base_id]
+    assert rows["here"][4] == "1/1" and rows["here"][-1] == "ok"
+
+
+def test_gateway_models_discover_json(
+    shrunk_emulator: RunningEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from gateway.__main__ import main
+
+    url = shrunk_emulator.url
+    args = ["models", "--policies", str(_policy(tmp_path)), "--region", REGION]
+    with aws_env(_env(url, url)):
+        assert main([*args, "--discover", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["region"] == REGION and document["discovered_at"] > 0
+    by_name = {m["name"]: m for m in document["models"]}
+    assert by_name["here"]["status"] == "ok"
+    assert by_name["gone"]["status"] == "not offered"
+    assert "ListFoundationModels" in by_name["gone"]["detail"]
+    extras = [m for m in document["models"] if m["source"] == "discovered"]
+    assert extras and all(m["status"] == "not in catalogue" for m in extras)
+    assert _present().base_id not in {m["bedrock_id"] for m in extras}
+
+
+def test_gateway_models_says_when_discovery_failed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from gateway.__main__ import main
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    args = ["models", "--policies", str(_policy(tmp_path)), "--region", REGION, "--discover"]
+    with aws_env(_env(dead, dead)):
+        assert main([*args, "--timeout", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert "gone" in out and "here" in out  # the catalogue is still printed
+    assert f"error: discovery in {REGION} failed: EndpointConnectionError" in err
