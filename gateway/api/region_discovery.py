@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from gateway.api.state import GatewayState
 from gateway.errors import DiscoveryError
 from gateway.providers.discovery import discover
-from gateway.routing.offer import Offer, not_offered
+from gateway.routing.offer import Offer, invocation_ids, is_judged, not_offered
 from gateway.routing.policy import Policy
 from gateway.routing.stats import LocalStats
 
@@ -92,8 +92,14 @@ class RegionDiscovery:
         if self.offer is None:
             return
         reasons = not_offered(policy.models, self.offer, self._region)
-        usable = [n for n, m in policy.models.items() if m.kind == "chat" and not m.unusable]
-        if usable and all(name in reasons for name in usable):
+        judged = [
+            name
+            for name, spec in policy.models.items()
+            if spec.kind == "chat"
+            and not spec.unusable
+            and any(is_judged(model_id) for model_id in invocation_ids(spec))
+        ]
+        if judged and all(name in reasons for name in judged):
             log.warning(
                 "region discovery in %s would exclude every chat model; ignored", self._region
             )

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from gateway.capabilities import split_profile
 from gateway.routing.policy import ModelSpec
 
-__all__ = ["Offer", "OfferedModel", "is_offered", "not_offered", "offer_reason"]
+__all__ = [
+    "Offer",
+    "OfferedModel",
+    "invocation_ids",
+    "is_judged",
+    "is_offered",
+    "not_offered",
+    "offer_reason",
+]
 
 #: ARN resource types whose offer the listings cannot tell (provisioned or custom models).
 _UNJUDGED_ARNS = (":provisioned-model/", ":custom-model/", ":imported-model/")
@@ -50,12 +58,17 @@ class Offer:
         return not self.on_demand and not self.profiles
 
 
+def is_judged(model_id: str) -> bool:
+    """False for ARNs the listings cannot judge (provisioned, custom, imported models)."""
+    return not (model_id.startswith("arn:") and any(k in model_id for k in _UNJUDGED_ARNS))
+
+
 def is_offered(model_id: str, offer: Offer) -> bool:
-    """True when ``model_id`` (base id, profile id or ARN) is callable per the listings; ARNs
-    the listings cannot judge (provisioned, custom, imported models) count as offered."""
+    """True when ``model_id`` (base id, profile id or ARN) is callable per the listings; ids
+    the listings cannot judge (``is_judged``) count as offered."""
+    if not is_judged(model_id):
+        return True
     if model_id.startswith("arn:"):
-        if any(kind in model_id for kind in _UNJUDGED_ARNS):
-            return True
         if ":foundation-model/" in model_id:
             return model_id.rsplit("/", 1)[-1] in offer.on_demand
         return model_id in offer.profiles or model_id.rsplit("/", 1)[-1] in offer.profiles
@@ -65,7 +78,7 @@ def is_offered(model_id: str, offer: Offer) -> bool:
     return model_id in offer.on_demand
 
 
-def _invocation_ids(spec: ModelSpec) -> tuple[str, ...]:
+def invocation_ids(spec: ModelSpec) -> tuple[str, ...]:
     """The distinct ids the model may be called by, strictest residency first."""
     if not spec.invocations:
         return (spec.bedrock_id,)
@@ -95,7 +108,7 @@ def not_offered(models: Mapping[str, ModelSpec], offer: Offer, region: str) -> d
     for name, spec in models.items():
         if spec.unusable:
             continue
-        ids = _invocation_ids(spec)
+        ids = invocation_ids(spec)
         if ids and not any(is_offered(model_id, offer) for model_id in ids):
             reasons[name] = offer_reason(region, offer.taken_at, ids)
     return reasons
