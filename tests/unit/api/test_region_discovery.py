@@ -124,3 +124,16 @@ async def test_fresh_stats_get_the_last_offer_again(state) -> None:  # type: ign
     assert discovery._stale()
     discovery.apply()
     assert set(_benched(discovery)) == {"x"}
+
+
+def test_the_policy_is_compiled_for_the_configured_region(
+    state, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from gateway.api.admin import reload_policy
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    moved = build_state(state.settings)
+    assert moved.region == "eu-west-1" and moved.policy.region == "eu-west-1"
+    reload_policy(moved)
+    assert moved.policy.region == "eu-west-1"
+    assert state.policy.region == REGION
