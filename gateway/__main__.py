@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check-policy", help="validate a policy file or folder")
     check.add_argument("path")
+    check.add_argument(
+        "--region",
+        help="AWS region to check inference profiles for (default: AWS_REGION, the profile's)",
+    )
     from gateway.compare import add_compare_parser
     from gateway.models_command import add_models_parser
 
@@ -55,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-policy":
-        return check_policy(args.path)
+        return check_policy(args.path, args.region)
     if args.command == "compare":
         from gateway.compare import run_compare
 
@@ -72,17 +76,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(args)
 
 
-def check_policy(path: str) -> int:
+def check_policy(path: str, region: str | None = None) -> int:
+    """0 for a valid policy (warnings printed, they do not fail), 1 for an invalid one."""
+    from gateway.providers.aws_config import policy_region
     from gateway.routing.describe import describe_policy
     from gateway.routing.loader import load_policy
     from gateway.routing.policy import PolicyError
 
+    region = region or policy_region()
     try:
-        policy = load_policy(path)
+        policy = load_policy(path, region=region)
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(describe_policy(policy))
+    if policy.warnings:
+        print(f"\n{len(policy.warnings)} warning(s) for region {region}:")
+        for issue in policy.warnings:
+            print(f"warning: {issue}")
     return 0
 
 

@@ -26,7 +26,7 @@ from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.limits.memory import MemoryLimits
 from gateway.metrics import Metrics
-from gateway.providers.aws_config import configured_region
+from gateway.providers.aws_config import policy_region
 from gateway.providers.bedrock import BedrockClient
 from gateway.providers.discovery import discovery_applies
 from gateway.routing.loader import load_policy
@@ -48,9 +48,8 @@ EXPOSED_HEADERS = (
 
 
 def build_state(settings: Settings, registry: CollectorRegistry | None = None) -> GatewayState:
-    """Everything that needs no event loop: policy (refused here if invalid, compiled for the
-    AWS region Bedrock is called in), metrics, stats."""
-    region = configured_region()
+    """Everything that needs no event loop: policy (refused here if invalid), metrics, stats."""
+    region = policy_region()
     policy = load_policy(
         settings.policies, default_key_hashes=settings.api_key_hashes(), region=region
     )

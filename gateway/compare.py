@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import GatewayError
+from gateway.providers.aws_config import policy_region
 from gateway.routing.engine import actual_cost
 from gateway.routing.loader import load_policy
 from gateway.routing.policy import ModelSpec, Policy, PolicyError
@@ -65,7 +66,7 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_compare(args: argparse.Namespace) -> int:
     """0 when every call was made (failed calls are figures, not errors); 2 on bad input."""
     try:
-        policy = load_policy(args.policy)
+        policy = load_policy(args.policy, region=policy_region())
         models = _models(policy, args.models)
         workload = read_requests(Path(args.requests))
         if args.concurrency < 1:

@@ -27,6 +27,7 @@ the OpenAI ``error.type`` so that the openai SDK raises the matching exception c
         ├── UpstreamModelError        502 server_error             (the model itself failed)
         └── (model-level refusals: ``model_level`` is True; they fall back and bench the model)
             ModelNotFoundError        404 invalid_request_error    (end of life, not offered)
+            ModelAccessDeniedError    403 permission_error         (no access to this model)
             ModelRefusedError         400 invalid_request_error    (no profile, lacks a feature)
             ModelNotReadyError        503 server_error             retryable
 
@@ -245,6 +246,15 @@ class ModelRefusedError(UpstreamValidationError):
     def __init__(self, message: str, *, feature: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.refused_feature = feature
+
+
+class ModelAccessDeniedError(UpstreamAccessDeniedError):
+    """The account may not use this model (model access, or an IAM policy scoped to models):
+    another candidate may be allowed, so it falls back and benches the model."""
+
+    default_code = "model_access_denied"
+    reason = "model_access_denied"
+    model_level = True
 
 
 class ModelNotReadyError(UpstreamUnavailableError):

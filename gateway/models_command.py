@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import DiscoveryError
-from gateway.providers.aws_config import configured_region
+from gateway.providers.aws_config import policy_region
 from gateway.providers.discovery import fetch_offer
 from gateway.routing.loader import load_policy
 from gateway.routing.models_table import (
@@ -42,7 +42,7 @@ def add_models_parser(sub: Any) -> None:
 
 def run_models(args: argparse.Namespace) -> int:
     path = args.policies or os.environ.get("GATEWAY_POLICIES") or "policies"
-    region = args.region or configured_region()
+    region = args.region or policy_region()
     try:
         policy = load_policy(path, region=region)
     except PolicyError as exc:

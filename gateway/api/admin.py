@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 import orjson
 from fastapi import APIRouter
@@ -14,10 +16,10 @@ from gateway.api.context import CallContext
 from gateway.api.deps import get_state, require_admin
 from gateway.api.openapi import chat_request_body
 from gateway.api.state import GatewayState
-from gateway.errors import InvalidRequestError
+from gateway.errors import InvalidRequestError, NotFoundError
 from gateway.routing.engine import decision_to_dict
 from gateway.routing.loader import load_policy
-from gateway.routing.policy import PolicyError
+from gateway.routing.policy import PolicyError, feature_names
 from gateway.routing.stats import PeekStats
 
 router = APIRouter()
@@ -44,6 +46,40 @@ async def reload(request: Request) -> Response:
         raise InvalidRequestError(f"Policy refused, the old one keeps serving: {exc}") from None
     body = {"status": "reloaded", "policy": state.policy_source, "routes": len(state.policy.routes)}
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/v1/gateway/benches")
+async def list_benches(request: Request) -> Response:
+    """Models benched after a model-level refusal or by discovery, with the reason and the
+    time left (None for discovery's, which last until the next successful discovery)."""
+    state = get_state(request)
+    require_admin(request, state)
+    now = time.monotonic()
+    benches = [
+        {
+            "model": entry.model,
+            "reason": entry.reason,
+            "features": feature_names(entry.features) if entry.features else [],
+            "seconds_left": round(entry.until - now, 1) if entry.until != math.inf else None,
+            "source": entry.source,
+        }
+        for entry in state.stats.bench.active(now)
+    ]
+    body = {"object": "list", "data": benches}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.delete("/v1/gateway/benches")
+async def lift_benches(request: Request) -> Response:
+    """Lift the benches of one model (``?model=name``) or of all: after access was granted,
+    a bench need not run out. Per worker, like the bench itself."""
+    state = get_state(request)
+    require_admin(request, state)
+    model = request.query_params.get("model") or None
+    if model is not None and model not in state.policy.models:
+        raise NotFoundError(f"The model '{model[:100]}' is not in the catalogue.", param="model")
+    lifted = state.stats.bench.lift(model)
+    return Response(orjson.dumps({"lifted": lifted}), media_type="application/json")
 
 
 def reload_policy(state: GatewayState) -> None:

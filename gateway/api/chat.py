@@ -73,6 +73,7 @@ async def plan_chat(
         headers=request.headers,
         needs_tools=prepared.uses_tools,
         needs_images=prepared.uses_images,
+        forces_tool=prepared.tool_choice is not None and "auto" not in prepared.tool_choice,
         stream=bool(req.stream),
         prompt_tokens=prepared.prompt_tokens,
         max_tokens=req.max_completion_tokens or req.max_tokens,

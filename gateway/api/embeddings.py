@@ -71,7 +71,11 @@ async def embeddings(request: Request) -> Response:
 
     async def attempt(candidate: Candidate, timeout: float) -> tuple[Vectors, int]:
         started = time.perf_counter()
-        result = await _embed(bedrock, candidate.call_id, texts, req.dimensions, timeout)
+        request_ids: list[str] = []
+        result = await _embed(
+            bedrock, candidate.call_id, texts, req.dimensions, timeout, request_ids
+        )
+        ctx.upstream_request_id = request_ids[-1] if request_ids else ""
         elapsed = time.perf_counter() - started
         state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
         state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)
@@ -97,10 +101,12 @@ async def _embed(
     texts: Sequence[str],
     dimensions: int | None,
     timeout: float,
+    request_ids: list[str],
 ) -> tuple[Vectors, int]:
+    """The vectors and input tokens; ``request_ids`` gains Bedrock's id of each call made."""
     if embedding_family(model_id) == "cohere-v3":
-        return await _embed_cohere(bedrock, model_id, texts, dimensions, timeout)
-    return await _embed_titan(bedrock, model_id, texts, dimensions, timeout)
+        return await _embed_cohere(bedrock, model_id, texts, dimensions, timeout, request_ids)
+    return await _embed_titan(bedrock, model_id, texts, dimensions, timeout, request_ids)
 
 
 async def _embed_titan(
@@ -109,6 +115,7 @@ async def _embed_titan(
     texts: Sequence[str],
     dimensions: int | None,
     timeout: float,
+    request_ids: list[str],
 ) -> tuple[Vectors, int]:
     limit = asyncio.Semaphore(CONCURRENT_CALLS)
     family = embedding_family(model_id)
@@ -119,6 +126,7 @@ async def _embed_titan(
     async def one(body: bytes) -> tuple[list[float], int]:
         async with limit:
             result = await bedrock.invoke_model(model_id, body, timeout=timeout)
+        request_ids.append(result.headers.get("x-amzn-RequestId", ""))
         return parse_titan(result.body)
 
     results = await asyncio.gather(*(one(b) for b in bodies))
@@ -131,9 +139,11 @@ async def _embed_cohere(
     texts: Sequence[str],
     dimensions: int | None,
     timeout: float,
+    request_ids: list[str],
 ) -> tuple[Vectors, int]:
     async def one(body: dict[str, Any]) -> tuple[Vectors, int]:
         result = await bedrock.invoke_model(model_id, orjson.dumps(body), timeout=timeout)
+        request_ids.append(result.headers.get("x-amzn-RequestId", ""))
         header = result.headers.get("x-amzn-bedrock-input-token-count", "")
         batch = body.get("texts", [])
         tokens = int(header) if header.isdigit() else estimate_tokens(batch)

@@ -51,9 +51,9 @@ class GatewayState:
     http: aiohttp.ClientSession | None = None
     admin_key_hash: str | None = None
     rng: random.Random = field(default_factory=random.Random)
-    shadow: ShadowHook | None = None
-    #: The AWS region the policy is compiled for (the one Bedrock is called in).
+    #: The AWS region the policy is compiled for (inference profiles, region offers).
     region: str = "us-east-1"
+    shadow: ShadowHook | None = None
     discovery: RegionDiscovery | None = None
     # The latest routing decisions with their wall-clock time, for the /ui page.
     recent_decisions: deque[tuple[float, Decision]] = field(

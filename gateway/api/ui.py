@@ -104,11 +104,17 @@ def _shadow_summary(route: Route) -> str:
     return f"{models} · {spec.share:.0%} · ≤{spec.max_in_flight} in flight · {budget}"
 
 
-def _model_rows(policy: Policy, snapshot: Mapping[str, Mapping[str, Any]]) -> Iterable[str]:
+def _model_rows(
+    policy: Policy, snapshot: Mapping[str, Mapping[str, Any]], benches: Mapping[str, str]
+) -> Iterable[str]:
     for model in policy.models.values():
         seen = snapshot.get(model.name, {})
         circuit = str(seen.get("state", "closed"))
         css = {"closed": "ok", "open": "bad"}.get(circuit, "warn")
+        if model.unusable:
+            circuit, css = model.unusable, "bad"
+        elif model.name in benches:
+            circuit, css = benches[model.name], "bad"
         total, ttft = seen.get("total_ms"), seen.get("ttft_ms")
         estimate = f"{total:.0f} ms observed" if total is not None else "no observation"
         if total is None and model.expected_latency_ms is not None:
@@ -122,6 +128,16 @@ def _model_rows(policy: Policy, snapshot: Mapping[str, Mapping[str, Any]]) -> It
             f"<td class=n>{int(seen.get('successes', 0))} / {int(seen.get('failures', 0))}</td>"
             "</tr>"
         )
+
+
+def _bench_notes(state: GatewayState) -> dict[str, str]:
+    """Model -> why it is benched (model-level refusals, discovery), for the status column."""
+    notes: dict[str, str] = {}
+    for entry in state.stats.bench.active():
+        needs = "+".join(feature_names(entry.features))
+        what = f"benched for {needs}" if entry.features else "benched"
+        notes[entry.model] = f"{what}: {entry.reason}"
+    return notes
 
 
 def _decision_rows(state: GatewayState) -> Iterable[str]:
@@ -229,12 +245,12 @@ def _sections(state: GatewayState, report: Mapping[str, Any]) -> tuple[str, str,
             "kind",
             "tier",
             "$ in / out per Mtok",
-            "circuit",
+            "status",
             "latency estimate",
             "ttft ms",
             "ok / failed",
         ],
-        _model_rows(policy, state.stats.snapshot()),
+        _model_rows(policy, state.stats.snapshot(), _bench_notes(state)),
         "no models",
     )
     decisions = _table(

@@ -69,6 +69,12 @@ def resolve_region(session: Any) -> tuple[str, dict[str, Any], str | None]:
     return region or "us-east-1", scoped, problem
 
 
+def policy_region() -> str:
+    """The region policies are compiled for (which inference profile a model needs), read
+    the way the client will read it: ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile."""
+    return resolve_region(_session())[0]
+
+
 def resolve_credentials(session: Any | None = None) -> tuple[Any, str | None]:
     """botocore's default chain: credentials or None, and why not (blocking)."""
     session = session if session is not None else _session()
@@ -93,8 +99,3 @@ def resolve_environment() -> AwsEnvironment:
     if bearer is None and problem is None:
         credentials, problem = resolve_credentials(session)
     return AwsEnvironment(endpoint, region, ca_bundle, credentials, bearer, problem)
-
-
-def configured_region() -> str:
-    """The region the gateway calls (blocking: reads the AWS config files)."""
-    return resolve_region(_session())[0]

@@ -9,6 +9,7 @@ import aiohttp
 import orjson
 
 from gateway.errors import (
+    ModelAccessDeniedError,
     ModelNotFoundError,
     ModelNotReadyError,
     ModelRefusedError,
@@ -29,9 +30,8 @@ MAX_MESSAGE_CHARS = 500
 #: Bedrock error code (the exception shape name) -> gateway error class.
 ERROR_TABLE: dict[str, type[UpstreamError]] = {
     "ValidationException": UpstreamValidationError,
-    # Final for now: a fallback would bench the model, and the tests that share one gateway
-    # cannot lift a bench yet (see the README's refusals paragraph).
-    "AccessDeniedException": UpstreamAccessDeniedError,
+    # Model access or an IAM policy scoped to models: another candidate may be allowed.
+    "AccessDeniedException": ModelAccessDeniedError,
     "UnrecognizedClientException": UpstreamAccessDeniedError,
     "InvalidSignatureException": UpstreamAccessDeniedError,
     "ExpiredTokenException": UpstreamAccessDeniedError,
@@ -122,7 +122,10 @@ def build_error(
     if code in _CREDENTIAL_CODES:
         detail = "the gateway's AWS credentials were refused"
         if code == "AccessDeniedException":
-            detail += " (check the IAM permissions and model access of the gateway's role)"
+            detail = (
+                "the gateway's AWS identity may not use this model (check the model access of "
+                "the account and the IAM policy of the gateway's role)"
+            )
     else:
         detail = bedrock_message.strip() or "no message"
         if len(detail) > MAX_MESSAGE_CHARS:

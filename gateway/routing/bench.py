@@ -98,3 +98,12 @@ class ModelBench:
             else:
                 del self._entries[model]
         return live
+
+    def lift(self, model: str | None = None) -> int:
+        """End the benches of ``model`` (every model when None), e.g. once an operator has
+        granted access; returns how many were lifted."""
+        if model is None:
+            lifted = sum(len(entries) for entries in self._entries.values())
+            self._entries.clear()
+            return lifted
+        return len(self._entries.pop(model, ()))

@@ -12,7 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.capabilities import ModelCapabilities, capabilities_for, invocation_for
-from gateway.routing.policy import FEATURE_BITS, RESIDENCIES, ModelSpec, feature_names
+from gateway.routing.policy import (
+    FEATURE_BITS,
+    RESIDENCIES,
+    ModelSpec,
+    feature_mask,
+    feature_names,
+)
 from gateway.routing.schema import Issues, Loc
 
 __all__ = ["apply_capabilities", "table_feature_mask"]
@@ -25,6 +31,8 @@ def table_feature_mask(caps: ModelCapabilities) -> int:
     mask = FEATURE_BITS["json"]
     if caps.tools:
         mask |= FEATURE_BITS["tools"]
+    if caps.tools and caps.tool_choice & {"any", "tool"}:
+        mask |= FEATURE_BITS["tool_choice"]
     if caps.images:
         mask |= FEATURE_BITS["vision"]
     if caps.converse_stream or caps.kind == "embedding":
@@ -53,10 +61,12 @@ def apply_capabilities(loc: Loc, spec: ModelSpec, region: str, warnings: Issues)
     )
     allowed = table_feature_mask(caps)
     lacks = spec.feature_mask & ~allowed & _ALL_FEATURES
-    if lacks:
+    declared = feature_mask(spec.features)
+    if lacks & declared:
         warnings.add(
             (*loc, "features"),
-            f"AWS documents no {', '.join(feature_names(lacks))} for {caps.name} in Converse; "
+            f"AWS documents no {', '.join(feature_names(lacks & declared))} for {caps.name} in "
+            "Converse; "
             "requests that need it skip this model",
         )
     max_out = spec.max_output_tokens

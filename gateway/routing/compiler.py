@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -176,7 +176,7 @@ def _compile_models(document: PolicyDocument, issues: Issues) -> dict[str, Model
             context_window=doc.context_window,
             max_output_tokens=doc.max_output_tokens,
             features=frozenset(doc.features),
-            feature_mask=feature_mask(doc.features),
+            feature_mask=feature_mask(_implied_features(doc.features)),
             expected_latency_ms=doc.expected_latency_ms,
             dimensions=doc.dimensions,
             cache_read_per_mtok=doc.price.cache_read_per_mtok,
@@ -369,3 +369,12 @@ def _bedrock_index(models: Mapping[str, ModelSpec]) -> dict[str, ModelSpec]:
     for model in models.values():
         index.setdefault(strip_profile_prefix(model.bedrock_id), model)
     return index
+
+
+def _implied_features(declared: Iterable[str]) -> set[str]:
+    """A model with tools is taken to honour a forced tool choice until its table row (in
+    ``capability_check``) says otherwise."""
+    features = set(declared)
+    if "tools" in features:
+        features.add("tool_choice")
+    return features

@@ -24,6 +24,7 @@ class RouteRequest:
     headers: Mapping[str, str] = field(default_factory=_no_headers)
     needs_tools: bool = False
     needs_images: bool = False
+    forces_tool: bool = False  # tool_choice "required" or a named function
     stream: bool = False
     prompt_tokens: int = 0
     max_tokens: int | None = None
@@ -113,6 +114,7 @@ def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
     return {
         "model": candidate.model.name,
         "bedrock_id": candidate.model.bedrock_id,
+        "invocation_id": candidate.call_id,
         "kept": candidate.kept,
         "rank": candidate.rank or None,
         "est_cost_usd": candidate.est_cost_usd,

@@ -55,6 +55,7 @@ CIRCUIT_RETRY_AFTER_S = 5.0
 _TOOLS = FEATURE_BITS["tools"]
 _VISION = FEATURE_BITS["vision"]
 _STREAMING = FEATURE_BITS["streaming"]
+_TOOL_CHOICE = FEATURE_BITS["tool_choice"]
 _TIERS = {"1": 1, "2": 2, "3": 3}
 _EPS = 1e-12
 
@@ -174,6 +175,8 @@ def _requirements(request: RouteRequest, route: Route, rule: Rule | None) -> tup
         need |= _TOOLS
     if request.needs_images:
         need |= _VISION
+    if request.forces_tool:
+        need |= _TOOL_CHOICE
     if request.stream:
         need |= _STREAMING
     return tier, need

@@ -17,7 +17,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-Feature = Literal["tools", "vision", "streaming", "json", "reasoning"]
+#: ``tool_choice``: honours a forced tool choice (``required`` or a named function); implied by
+#: ``tools`` unless the capability table says the model takes no forced choice.
+Feature = Literal["tools", "vision", "streaming", "json", "reasoning", "tool_choice"]
 Strategy = Literal["cost", "latency", "balanced", "weighted", "ordered"]
 ModelKind = Literal["chat", "embedding"]
 RetryReason = Literal["throttled", "unavailable", "timeout", "server_error", "model_error"]
@@ -25,7 +27,7 @@ CacheWhen = Literal["deterministic", "always", "never"]
 #: Where a request's data may be processed (see ``gateway.capabilities``).
 Residency = Literal["region", "geo", "global"]
 
-FEATURES: tuple[str, ...] = ("tools", "vision", "streaming", "json", "reasoning")
+FEATURES: tuple[str, ...] = ("tools", "vision", "streaming", "json", "reasoning", "tool_choice")
 DEFAULT_RETRYABLE: tuple[RetryReason, ...] = ("throttled", "unavailable", "timeout", "server_error")
 
 Tier = Annotated[int, Field(ge=1, le=3)]

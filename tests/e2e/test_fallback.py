@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import httpx2 as httpx
 import openai
 import pytest
 
 from gateway.emulator.runner import RunningEmulator
-from tests.e2e.conftest import KEY
+from tests.e2e.conftest import ADMIN_KEY, KEY
 from tests.support.openai_wire import stream_raw
 from tests.support.servers import GatewayServer
 
@@ -62,10 +63,71 @@ def test_model_timeout_is_504(client: openai.OpenAI, emulator: RunningEmulator) 
     assert info.value.status_code == 504
 
 
-def test_access_denied_is_403(client: openai.OpenAI, emulator: RunningEmulator) -> None:
+def test_no_access_to_a_model_falls_back_and_benches_it(
+    client: openai.OpenAI, gateway: GatewayServer, emulator: RunningEmulator
+) -> None:
+    emulator.state.set_fault(MISTRAL, "access_denied")
+    raw = client.chat.completions.with_raw_response.create(model="chain", messages=HELLO)
+    assert raw.headers["x-gateway-model"] == LLAMA
+    assert raw.headers["x-gateway-attempts"] == "2"
+    calls = sum(emulator.state.counts().get(MISTRAL, {}).values())
+    # The bench keeps the next request off the refused model without asking Bedrock again.
+    raw = client.chat.completions.with_raw_response.create(model="chain", messages=HELLO)
+    assert raw.headers["x-gateway-model"] == LLAMA
+    assert raw.headers["x-gateway-attempts"] == "1"
+    assert sum(emulator.state.counts().get(MISTRAL, {}).values()) == calls
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    benches = httpx.get(f"{gateway.url}/v1/gateway/benches", headers=admin).json()["data"]
+    assert [b["model"] for b in benches] == ["mistral-7b"]
+    assert "access denied" in benches[0]["reason"]
+    explained = httpx.post(
+        f"{gateway.url}/v1/gateway/explain",
+        headers={"Authorization": f"Bearer {KEY}"},
+        json={"model": "chain", "messages": HELLO},
+    ).json()
+    mistral = next(c for c in explained["candidates"] if c["model"] == "mistral-7b")
+    assert not mistral["kept"]
+    assert mistral["reason"].startswith("benched: Bedrock refused model access denied")
+    page = httpx.get(f"{gateway.url}/ui", headers=admin).text
+    assert "benched: Bedrock refused model access denied" in page
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert 'gateway_model_refusals_total{model="mistral-7b",reason="model_access_denied"} 1.0' in (
+        metrics
+    )
+
+
+def test_a_lifted_bench_sends_requests_to_the_model_again(
+    client: openai.OpenAI, gateway: GatewayServer, emulator: RunningEmulator
+) -> None:
+    emulator.state.set_fault(MISTRAL, "access_denied")
+    client.chat.completions.create(model="chain", messages=HELLO)  # type: ignore[arg-type]
+    emulator.state.clear_faults()
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    lifted = httpx.delete(
+        f"{gateway.url}/v1/gateway/benches", params={"model": "mistral-7b"}, headers=admin
+    )
+    assert lifted.json() == {"lifted": 1}
+    raw = client.chat.completions.with_raw_response.create(model="chain", messages=HELLO)
+    assert raw.headers["x-gateway-model"] == MISTRAL
+    unknown = httpx.delete(
+        f"{gateway.url}/v1/gateway/benches", params={"model": "nope"}, headers=admin
+    )
+    assert unknown.status_code == 404
+    assert httpx.delete(f"{gateway.url}/v1/gateway/benches").status_code in (401, 403)
+
+
+def test_no_access_on_the_only_candidate_is_503_naming_the_model(
+    client: openai.OpenAI, emulator: RunningEmulator
+) -> None:
+    """Model-level refusals are no client error: 503 (the SDK's InternalServerError) with the
+    model and Bedrock's reason, first from Bedrock, then from the bench."""
     emulator.state.set_fault(HAIKU, "access_denied")
-    with pytest.raises(openai.PermissionDeniedError):
-        client.chat.completions.create(model="haiku", messages=HELLO)  # type: ignore[arg-type]
+    for _ in range(2):
+        with pytest.raises(openai.InternalServerError) as info:
+            client.chat.completions.create(model="haiku", messages=HELLO)  # type: ignore[arg-type]
+        assert info.value.status_code == 503
+        assert info.value.response.headers["retry-after"]
+        assert "claude-3-haiku" in str(info.value.message)
 
 
 def test_model_error_is_502(client: openai.OpenAI, emulator: RunningEmulator) -> None:

@@ -65,6 +65,10 @@ def test_request_id_in_header_error_and_access_log(
     assert failed_id != request_id
     assert f"(x-amzn-requestid: {failed_id})" in info.value.message
 
+    embedded = client.embeddings.with_raw_response.create(model="embed", input=["a", "b"])
+    assert len(embedded.headers[HEADER]) >= 32
+    assert embedded.headers[HEADER] not in (request_id, failed_id)
+
 
 def test_a_slow_model_filling_the_pool_leaves_other_circuits_closed(
     emulator: RunningEmulator,

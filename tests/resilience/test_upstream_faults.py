@@ -41,11 +41,12 @@ ERROR_MODES: dict[str, tuple[int, type[openai.APIStatusError], str]] = {
     "not_ready": (503, openai.InternalServerError, "service_unavailable"),
     "model_error": (502, openai.InternalServerError, "model_error"),
     "timeout": (504, openai.InternalServerError, "timeout"),
-    "access_denied": (403, openai.PermissionDeniedError, "upstream_access_denied"),
+    # No access to the model is model-level: benched, and a 503 once no candidate is left.
+    "access_denied": (503, openai.InternalServerError, "service_unavailable"),
     "validation": (400, openai.BadRequestError, "invalid_request"),
 }
 RETRYABLE = ("throttle", "unavailable", "internal", "not_ready", "timeout")
-FINAL = ("model_error", "access_denied", "validation")
+FINAL = ("model_error", "validation")
 BREAKING = ("break_stream", "drop_stream", "truncate_frame")
 
 

@@ -17,6 +17,7 @@ from gateway.emulator.credentials import (
 )
 from gateway.emulator.runner import RunningEmulator, start_emulator_in_thread
 from gateway.errors import (
+    ModelAccessDeniedError,
     ModelNotReadyError,
     UpstreamAccessDeniedError,
     UpstreamError,
@@ -105,7 +106,7 @@ FAULTS: list[tuple[str, type[UpstreamError]]] = [
     ("not_ready", ModelNotReadyError),
     ("model_error", UpstreamModelError),
     ("timeout", UpstreamTimeoutError),
-    ("access_denied", UpstreamAccessDeniedError),
+    ("access_denied", ModelAccessDeniedError),
     ("validation", UpstreamValidationError),
 ]
 

@@ -94,3 +94,27 @@ async def test_expired_token_resolves_the_chain_once_and_sends_again(
         assert len(fake.seen) == 2
         assert info.value.request_id == "rid-expired"
         assert "ExpiredTokenException" in info.value.message
+
+
+async def test_expired_token_on_a_stream_resolves_the_chain_once_and_opens_again(
+    clean_aws: pytest.MonkeyPatch,  # noqa: F811
+    bedrock: tuple[str, Bedrock],
+) -> None:
+    url, fake = bedrock
+    clean_aws.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
+    clean_aws.setenv("AWS_ACCESS_KEY_ID", "AKIDOLD")
+    clean_aws.setenv("AWS_SECRET_ACCESS_KEY", "old")
+    async with await BedrockClient.from_environment() as client:
+        clean_aws.setenv("AWS_ACCESS_KEY_ID", "AKIDNEW")
+        clean_aws.setenv("AWS_SECRET_ACCESS_KEY", "new")
+        fake.expired = 1
+        stream = await client.converse_stream("m", b"{}", timeout=2.0)
+        await stream.aclose()
+        assert ["AKIDOLD" in h["Authorization"] for h in fake.seen] == [True, False]
+
+        fake.seen.clear()
+        fake.expired = 5
+        with pytest.raises(UpstreamAccessDeniedError) as info:
+            await client.converse_stream("m", b"{}", timeout=2.0)
+        assert len(fake.seen) == 2
+        assert info.value.request_id == "rid-expired"

@@ -10,6 +10,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.errors import (
+    ModelAccessDeniedError,
     ModelNotFoundError,
     ModelNotReadyError,
     ModelRefusedError,
@@ -41,7 +42,7 @@ _KEY = ConnectionKey("h", 443, True, True, None, None, None)
 # code, HTTP status Bedrock uses, expected class, expected gateway status, retryable
 ROWS: list[tuple[str, int, type[UpstreamError], int, bool]] = [
     ("ValidationException", 400, UpstreamValidationError, 400, False),
-    ("AccessDeniedException", 403, UpstreamAccessDeniedError, 403, False),
+    ("AccessDeniedException", 403, ModelAccessDeniedError, 403, False),
     ("UnrecognizedClientException", 403, UpstreamAccessDeniedError, 403, False),
     ("InvalidSignatureException", 403, UpstreamAccessDeniedError, 403, False),
     ("ExpiredTokenException", 403, UpstreamAccessDeniedError, 403, False),
@@ -78,7 +79,10 @@ def test_code_from_header(
     assert err.status == gw_status
     assert err.retryable is retryable
     assert err.message.startswith(f"Bedrock {code} for model {MODEL}: ")
-    if code in CREDENTIAL_CODES:
+    if code == "AccessDeniedException":
+        assert "may not use this model" in err.message
+        assert "something happened" not in err.message
+    elif code in CREDENTIAL_CODES:
         assert "the gateway's AWS credentials were refused" in err.message
         assert "something happened" not in err.message
     else:

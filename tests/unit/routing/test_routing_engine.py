@@ -92,6 +92,7 @@ def test_decision_to_dict_lists_every_candidate(engine_policy: Policy) -> None:
     assert rows["tiny"] == {
         "model": "tiny",
         "bedrock_id": "vendor.tiny-v1:0",
+        "invocation_id": "vendor.tiny-v1:0",
         "kept": False,
         "rank": None,
         "est_cost_usd": pytest.approx(1.1e-4),
