@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from gateway.routing.offer import Offer
-from gateway.routing.policy import RESIDENCIES, ModelSpec, Policy
+from gateway.capabilities import capabilities_for, geography_of
+from gateway.routing.capability_check import table_feature_mask
+from gateway.routing.offer import Offer, OfferedModel
+from gateway.routing.policy import RESIDENCIES, ModelSpec, Policy, feature_names
 
 __all__ = ["ModelRow", "catalogue_rows", "discovered_rows", "render_rows", "rows_to_json"]
 
@@ -90,25 +92,43 @@ def catalogue_rows(policy: Policy, not_offered: Mapping[str, str] | None = None)
     return rows
 
 
+def _discovered_invoke_id(model: OfferedModel, offer: Offer) -> str | None:
+    """The id to call a listed model by from the offer's region: on demand, else a profile."""
+    if model.model_id in offer.on_demand:
+        return model.model_id
+    for geo in (*geography_of(offer.region), "global"):
+        if f"{geo}.{model.model_id}" in offer.profiles:
+            return f"{geo}.{model.model_id}"
+    return None
+
+
 def discovered_rows(policy: Policy, offer: Offer) -> list[ModelRow]:
-    """Models the region lists that no catalogue entry names (by base id or profile)."""
+    """Models the region lists that no catalogue entry names (by base id or profile), with
+    what the capability table knows of them (features, kind, lifecycle)."""
     rows = []
     for model in sorted(offer.models, key=lambda m: m.model_id):
         if policy.model_for_bedrock_id(model.model_id) is not None:
             continue
+        caps = capabilities_for(model.model_id)
+        features = tuple(feature_names(table_feature_mask(caps))) if caps is not None else ()
+        kind = (
+            caps.kind
+            if caps is not None
+            else ("embedding" if "embed" in model.model_id else "chat")
+        )
         rows.append(
             ModelRow(
                 name=model.name or model.model_id,
                 source="discovered",
                 bedrock_id=model.model_id,
-                invoke_id=model.model_id if model.model_id in offer.on_demand else None,
-                kind="embedding" if "embed" in model.model_id else "chat",
+                invoke_id=_discovered_invoke_id(model, offer),
+                kind=kind,
                 safety_tier=None,
                 input_per_mtok=None,
                 output_per_mtok=None,
                 cache_read_per_mtok=None,
                 cache_write_per_mtok=None,
-                features=(),
+                features=features if kind == "chat" else ("embedding",),
                 lifecycle=model.lifecycle.lower() or "unknown",
                 status=NOT_IN_CATALOGUE,
                 detail=f"{model.provider}; {'/'.join(model.inference_types) or 'no inference'}",

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from gateway.capabilities import MODELS
 from gateway.routing.models_table import (
     catalogue_rows,
     discovered_rows,
@@ -71,6 +72,19 @@ def test_discovered_rows_list_only_what_the_catalogue_lacks() -> None:
         ("vendor.brand-new-v1", "vendor.brand-new-v1", "active", "not in catalogue"),
         ("vendor.profile-only-v1", None, "legacy", "not in catalogue"),
     ]
+
+
+def test_discovered_rows_carry_the_profile_and_what_the_table_knows() -> None:
+    compiled = policy()
+    catalogued = {spec.bedrock_id for spec in compiled.models.values()}
+    row = next(r for r in MODELS if r.kind == "chat" and r.tools and r.base_id not in catalogued)
+    listed = (OfferedModel(row.base_id, row.name, row.provider, ("INFERENCE_PROFILE",), "ACTIVE"),)
+    offer = replace(
+        full_offer(), models=listed, profiles=full_offer().profiles | {f"us.{row.base_id}"}
+    )
+    (found,) = discovered_rows(compiled, offer)
+    assert found.invoke_id == f"us.{row.base_id}"
+    assert "tools" in found.features and found.kind == "chat"
 
 
 def test_text_columns_are_aligned_and_json_carries_every_field() -> None:
