@@ -241,3 +241,35 @@ def test_gateway_models_says_when_discovery_failed(
     out, err = capsys.readouterr()
     assert "gone" in out and "here" in out  # the catalogue is still printed
     assert f"error: discovery in {REGION} failed: EndpointConnectionError" in err
+
+
+def test_a_reloaded_catalogue_is_checked_against_the_last_offer(
+    shrunk_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    path = _policy(tmp_path)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    only_here = {
+        "version": 1,
+        "models": {"here": doc["models"]["here"]},
+        "routes": {"pick": {"strategy": "cost", "candidates": ["here"]}},
+    }
+    path.write_text(yaml.safe_dump(only_here), encoding="utf-8")
+    url = shrunk_emulator.url
+    admin = "sk-e2e-discovery-admin"
+    with (
+        aws_env(_env(url, url)),
+        running_gateway(policies=path, api_keys=KEY, admin_key=admin, discovery="on") as server,
+    ):
+        _wait(lambda: server.state.discovery.offer is not None, "the first discovery")
+        assert server.state.discovery.not_offered == {}
+        path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        reloaded = httpx.post(
+            f"{server.url}/v1/gateway/reload", headers={"Authorization": f"Bearer {admin}"}
+        )
+        assert reloaded.status_code == 200, reloaded.text
+        _wait(lambda: "gone" in server.state.discovery.not_offered, "the offer re-applied")
+        listed = httpx.get(
+            f"{server.url}/v1/gateway/benches", headers={"Authorization": f"Bearer {admin}"}
+        ).json()["data"]
+        (bench,) = [b for b in listed if b["model"] == "gone"]
+        assert bench["source"] == "discovery" and bench["seconds_left"] is None
