@@ -63,6 +63,7 @@ async def plan_chat(
     ctx.tenant = authenticate(request, state)
     body = await read_json_body(request, state.settings.max_body_bytes)
     req = parse_chat_request(body)
+    ctx.requested_model = req.model
     images = await _fetch_images(state, req)
     prepared = prepare_conversation(
         req, images=images, allow_image_urls=state.settings.allow_image_urls
@@ -219,4 +220,5 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         prepared=plan.prepared,
     )
     record_usage(state, plan.decision, ctx, completion.get("usage"))
+    ctx.finish_reason = str((completion.get("choices") or [{}])[0].get("finish_reason") or "")
     return completion

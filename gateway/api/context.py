@@ -39,6 +39,8 @@ class CallContext:
     debug: dict[str, str] | None = None  # prompt and answer, only with GATEWAY_LOG_PROMPTS
     status: int = 200
     upstream_request_id: str = ""  # Bedrock's x-amzn-RequestId of the last attempt
+    requested_model: str = ""  # what the client put in "model"
+    finish_reason: str = ""  # OpenAI's finish_reason of the answer
     started: float = field(default_factory=time.perf_counter)
 
     def headers(self) -> dict[str, str]:

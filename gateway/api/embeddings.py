@@ -44,6 +44,7 @@ async def embeddings(request: Request) -> Response:
     ctx: CallContext = request.state.call
     ctx.tenant = authenticate(request, state)
     req = parse_embedding_request(await read_json_body(request, state.settings.max_body_bytes))
+    ctx.requested_model = req.model
     texts = [req.input] if isinstance(req.input, str) else [str(t) for t in req.input]
     estimated = estimate_tokens(texts)
     decision = choose(

@@ -172,6 +172,7 @@ async def _sse_body(
         state.stats.record_success(model, latency_ms=elapsed * 1000.0, ttft_ms=ttft * 1000.0)
         state.metrics.upstream_duration.labels(model).observe(elapsed)
         record_usage(state, plan.decision, ctx, translator.usage)
+        ctx.finish_reason = translator.finish_reason or ""
         yield out + SSE_DONE
         await _drain(opened.stream)
         completion = translator.to_completion()
