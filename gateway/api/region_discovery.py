@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.api.state import GatewayState
 from gateway.errors import DiscoveryError
-from gateway.providers.discovery import discover
+from gateway.providers.discovery import ControlPlane
 from gateway.routing.offer import Offer, invocation_ids, is_judged, not_offered
 from gateway.routing.policy import Policy
 from gateway.routing.stats import LocalStats
@@ -28,7 +28,7 @@ SOURCE = "discovery"
 #: How often the last offer is re-applied when the policy (reload) or the stats changed.
 RECHECK_S = 2.0
 
-Fetch = Callable[[str, float], Awaitable[Offer]]
+Fetch = Callable[[], Awaitable[Offer]]
 
 
 class RegionDiscovery:
@@ -41,12 +41,15 @@ class RegionDiscovery:
         region: str,
         interval_s: float,
         timeout_s: float,
-        fetch: Fetch = discover,
+        fetch: Fetch | None = None,
     ) -> None:
         self._state = state
         self._region = region
         self._interval_s = interval_s
-        self._timeout_s = timeout_s
+        self._plane: ControlPlane | None = None
+        if fetch is None:
+            self._plane = ControlPlane(region, timeout_s)
+            fetch = self._plane.discover
         self._fetch = fetch
         self._task: asyncio.Task[None] | None = None
         self._applied: tuple[Policy, LocalStats] | None = None
@@ -61,11 +64,13 @@ class RegionDiscovery:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._plane is not None:
+            self._plane.close()
 
     async def run_once(self) -> bool:
         """One discovery; True when it succeeded and its benches are in force."""
         try:
-            offer = await self._fetch(self._region, self._timeout_s)
+            offer = await self._fetch()
             if offer.empty:
                 raise DiscoveryError("the listings named no model and no inference profile")
         except DiscoveryError as exc:

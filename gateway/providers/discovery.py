@@ -14,6 +14,7 @@ FIPS, dual-stack, a VPC endpoint), off for any other endpoint (the emulator, a p
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gateway.errors import DiscoveryError
 from gateway.routing.offer import Offer, OfferedModel
 
-__all__ = ["DiscoveryMode", "discover", "discovery_applies", "fetch_offer"]
+__all__ = ["ControlPlane", "DiscoveryMode", "discover", "discovery_applies", "fetch_offer"]
 
 DiscoveryMode = Literal["auto", "on", "off"]
 _AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
@@ -80,27 +81,72 @@ def _profiles(client: Any, page_size: int | None) -> frozenset[str]:
     return frozenset(found)
 
 
-def fetch_offer(region: str, timeout_s: float = 10.0, *, page_size: int | None = None) -> Offer:
-    """Both listings for ``region`` (blocking: call it in a thread). Raises ``DiscoveryError``.
-    ``page_size`` bounds each ListInferenceProfiles page (AWS's default: up to 1000)."""
-    try:
-        client = _client(region, timeout_s)
+class ControlPlane:
+    """boto3's ``bedrock`` client for one region, built on first use and kept (building one
+    costs about 150 ms of CPU and 20 MB); dropped after a failure, so the next discovery
+    resolves credentials and the endpoint anew (a pod may start before its IRSA token)."""
+
+    def __init__(self, region: str, timeout_s: float = 10.0, *, page_size: int | None = None):
+        self.region = region
+        self.timeout_s = timeout_s
+        self._page_size = page_size
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def fetch(self) -> Offer:
+        """Both listings (blocking: call it in a thread). Raises ``DiscoveryError``."""
+        with self._lock:
+            try:
+                if self._client is None:
+                    self._client = _client(self.region, self.timeout_s)
+                models = _models(self._client)
+                profiles = _profiles(self._client, self._page_size)
+            except (BotoCoreError, ClientError) as exc:
+                self._drop()
+                raise DiscoveryError(f"{type(exc).__name__}: {str(exc)[:300]}") from None
+        on_demand = frozenset(m.model_id for m in models if "ON_DEMAND" in m.inference_types)
+        return Offer(self.region, time.time(), on_demand, profiles, models)
+
+    async def discover(self) -> Offer:
+        """``fetch`` in a worker thread, given up after about two timeouts."""
         try:
-            models = _models(client)
-            profiles = _profiles(client, page_size)
-        finally:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self.fetch), timeout=2 * self.timeout_s + 1
+            )
+        except TimeoutError:
+            raise DiscoveryError(
+                f"no answer from the Bedrock control plane in {self.region}"
+            ) from None
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
             client.close()
-    except (BotoCoreError, ClientError) as exc:
-        raise DiscoveryError(f"{type(exc).__name__}: {str(exc)[:300]}") from None
-    on_demand = frozenset(m.model_id for m in models if "ON_DEMAND" in m.inference_types)
-    return Offer(region, time.time(), on_demand, profiles, models)
+
+    def close(self) -> None:
+        """Close the client unless a listing still runs in its thread (never waits: it may be
+        called on the event loop; the running thread's client is then garbage)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
+
+
+def fetch_offer(region: str, timeout_s: float = 10.0, *, page_size: int | None = None) -> Offer:
+    """One-shot ``ControlPlane.fetch`` (the CLI). ``page_size`` bounds each
+    ListInferenceProfiles page (AWS's default: up to 1000)."""
+    plane = ControlPlane(region, timeout_s, page_size=page_size)
+    try:
+        return plane.fetch()
+    finally:
+        plane.close()
 
 
 async def discover(region: str, timeout_s: float = 10.0) -> Offer:
-    """``fetch_offer`` in a worker thread, given up after about two timeouts."""
+    """One-shot ``ControlPlane.discover``."""
+    plane = ControlPlane(region, timeout_s)
     try:
-        return await asyncio.wait_for(
-            asyncio.to_thread(fetch_offer, region, timeout_s), timeout=2 * timeout_s + 1
-        )
-    except TimeoutError:
-        raise DiscoveryError(f"no answer from the Bedrock control plane in {region}") from None
+        return await plane.discover()
+    finally:
+        plane.close()

@@ -14,7 +14,12 @@ from gateway.capabilities import MODELS, geography_of
 from gateway.emulator.credentials import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
 from gateway.emulator.runner import RunningEmulator, start_emulator_in_thread
 from gateway.errors import DiscoveryError
-from gateway.providers.discovery import discover, discovery_applies, fetch_offer
+from gateway.providers.discovery import (
+    ControlPlane,
+    discover,
+    discovery_applies,
+    fetch_offer,
+)
 from gateway.routing.offer import Offer, is_offered
 from tests.support.emulator_strict import callable_id, offered_in
 from tests.support.servers import aws_env, free_port
@@ -61,26 +66,42 @@ def test_every_page_of_profiles_is_read(control_plane: RunningEmulator) -> None:
     assert paged.profiles == whole.profiles
 
 
-def test_discover_runs_in_a_worker_thread(
+def test_discover_runs_in_a_worker_thread_and_keeps_its_client(
     control_plane: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from gateway.providers import discovery
 
     threads: list[int] = []
-    real = discovery.fetch_offer
+    built: list[object] = []
+    real_client = discovery._client
 
-    def recording(region: str, timeout_s: float) -> Offer:
+    def counting_client(region: str, timeout_s: float) -> object:
         threads.append(threading.get_ident())
-        return real(region, timeout_s)
+        client = real_client(region, timeout_s)
+        built.append(client)
+        return client
 
-    monkeypatch.setattr(discovery, "fetch_offer", recording)
+    monkeypatch.setattr(discovery, "_client", counting_client)
+    plane = ControlPlane("us-west-2", 5.0)
 
-    async def main() -> tuple[Offer, int]:
-        return await discover("us-west-2", 5.0), threading.get_ident()
+    async def main() -> tuple[Offer, Offer, int]:
+        first = await plane.discover()
+        return first, await plane.discover(), threading.get_ident()
 
-    offer, loop_thread = asyncio.run(main())
-    assert offer.region == "us-west-2" and offer.on_demand
+    first, second, loop_thread = asyncio.run(main())
+    plane.close()
+    assert first.region == "us-west-2" and first.on_demand
+    assert second.on_demand == first.on_demand and second.taken_at >= first.taken_at
     assert threads and threads[0] != loop_thread
+    assert len(built) == 1  # one client, kept between discoveries
+
+
+def test_a_failure_drops_the_client(control_plane: RunningEmulator) -> None:
+    plane = ControlPlane("us-east-1", 5.0)
+    with aws_env({"AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG1"}), pytest.raises(DiscoveryError):
+        plane.fetch()
+    assert plane.fetch().on_demand  # a new client, with the right credentials this time
+    plane.close()
 
 
 def test_refused_credentials_are_a_discovery_error(control_plane: RunningEmulator) -> None:
