@@ -24,7 +24,7 @@ from tests.support.redis_server import RedisServer
 
 TIMEOUT_S = 0.2
 PAUSE_S = 0.4
-MARGIN_S = 0.1
+MARGIN_S = 1.0  # generous: proves "bounded by the timeout, never a hang" on a loaded machine
 
 
 @dataclass

@@ -16,7 +16,7 @@ from gateway.routing.stats import LocalStats
 
 ROOT = Path(__file__).resolve().parents[3]
 CASES = {
-    "auto (balanced, 20 candidates)": RouteRequest(
+    "auto (balanced, 13 candidates)": RouteRequest(
         model="auto", prompt_tokens=1200, max_tokens=400
     ),
     "cheap (cost, tools)": RouteRequest(model="cheap", prompt_tokens=1200, needs_tools=True),
