@@ -1,4 +1,5 @@
-"""CLI: ``gateway serve | emulator | check-policy`` — builds Settings and runs uvicorn."""
+"""CLI: ``gateway serve | emulator | check-policy | models | compare`` — builds Settings and
+runs uvicorn."""
 
 from __future__ import annotations
 
@@ -48,8 +49,10 @@ def _parser() -> argparse.ArgumentParser:
         help="AWS region to check inference profiles for (default: AWS_REGION, the profile's)",
     )
     from gateway.compare import add_compare_parser
+    from gateway.models_command import add_models_parser
 
     add_compare_parser(sub)
+    add_models_parser(sub)
     return parser
 
 
@@ -61,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gateway.compare import run_compare
 
         return run_compare(args)
+    if args.command == "models":
+        from gateway.models_command import run_models
+
+        return run_models(args)
     if args.command == "emulator":
         from gateway.emulator.runner import run_emulator
 

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     shadow_keep_answers: int = Field(
         default=0, ge=0, description="debug: keep the last N shadow answer pairs in memory"
     )
+    discovery: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="region discovery (ListFoundationModels/ListInferenceProfiles); auto: on "
+        "when Bedrock Runtime is AWS's own endpoint",
+    )
+    discovery_interval_s: float = Field(
+        default=300.0, ge=0, description="seconds between discoveries; 0 turns discovery off"
+    )
+    discovery_timeout_s: float = Field(default=10.0, gt=0, description="per control-plane call")
     demo: bool = False
 
     def api_key_hashes(self) -> frozenset[str]:

@@ -162,6 +162,23 @@ class Metrics:
         self.policy_reloads = counter(
             "gateway_policy_reloads_total", "Policy reloads by result", "result"
         )
+        self.discovery_success = Gauge(
+            "gateway_discovery_last_success_timestamp_seconds",
+            "Unix time of the last successful region discovery (0: none yet)",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.discovery_failures = Counter(
+            "gateway_discovery_failures_total",
+            "Region discoveries that failed (the last known offer stays in force)",
+            registry=registry,
+        )
+        self.discovery_not_offered = Gauge(
+            "gateway_discovery_not_offered_models",
+            "Catalogue models the region does not offer, per the last discovery",
+            registry=registry,
+            multiprocess_mode="max",
+        )
 
     def note_pool_wait(self, seconds: float, got: bool) -> None:
         """The transport's hook: a call waited ``seconds`` for a connection (and got one?)."""

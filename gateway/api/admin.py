@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import orjson
@@ -49,7 +50,8 @@ async def reload(request: Request) -> Response:
 
 @router.get("/v1/gateway/benches")
 async def list_benches(request: Request) -> Response:
-    """Models benched after a model-level refusal, with the reason and the time left."""
+    """Models benched after a model-level refusal or by discovery, with the reason and the
+    time left (None for discovery's, which last until the next successful discovery)."""
     state = get_state(request)
     require_admin(request, state)
     now = time.monotonic()
@@ -58,7 +60,8 @@ async def list_benches(request: Request) -> Response:
             "model": entry.model,
             "reason": entry.reason,
             "features": feature_names(entry.features) if entry.features else [],
-            "seconds_left": round(entry.until - now, 1),
+            "seconds_left": round(entry.until - now, 1) if entry.until != math.inf else None,
+            "source": entry.source,
         }
         for entry in state.stats.bench.active(now)
     ]

@@ -20,6 +20,7 @@ RECENT_DECISIONS = 50
 if TYPE_CHECKING:
     import aiohttp
 
+    from gateway.api.region_discovery import RegionDiscovery
     from gateway.api.shadow_hook import ShadowHook
     from gateway.cache.redis_client import RedisConnection
     from gateway.cache.shared_stats import SharedStats
@@ -55,6 +56,7 @@ class GatewayState:
     #: The AWS region the policy is compiled for (inference profiles, region offers).
     region: str = "us-east-1"
     shadow: ShadowHook | None = None
+    discovery: RegionDiscovery | None = None
     # The latest routing decisions with their wall-clock time, for the /ui page.
     recent_decisions: deque[tuple[float, Decision]] = field(
         default_factory=lambda: deque(maxlen=RECENT_DECISIONS)
