@@ -138,7 +138,8 @@ def serve(args: argparse.Namespace) -> int:
             f"demo: OpenAI base_url http://{shown}:{args.port}/v1, page http://{shown}:{args.port}/ui",
             flush=True,
         )
-        reach = "this machine only" if args.host in (LOOPBACK, "localhost", "::1") else "every interface: keys matter"
+        local = args.host in (LOOPBACK, "localhost", "::1")
+        reach = "this machine only" if local else "every interface: keys matter"
         print(f"demo: listening on {args.host} ({reach})", flush=True)
     try:
         settings = Settings()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import orjson
 from fastapi import APIRouter
@@ -57,5 +58,6 @@ def reload_policy(state: GatewayState) -> None:
         log.error("policy reload refused: %s", exc)
         raise
     state.policy = policy
+    state.policy_loaded_at = int(time.time())
     state.metrics.policy_reloads.labels("success").inc()
     log.info("policy reloaded from %s", state.policy_source)

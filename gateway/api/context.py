@@ -25,6 +25,7 @@ class CallContext:
 
     request_id: str
     tenant: str = ""
+    requested: str = ""  # the body's ``model``, as the client wrote it (even when refused)
     route: str = ""
     strategy: str = ""
     model: str = ""

@@ -55,6 +55,16 @@ def require_admin(request: Request, state: GatewayState) -> None:
         raise AuthenticationError("Incorrect admin key provided.")
 
 
+#: At most this many characters of a client's ``model`` reach the access log.
+REQUESTED_MODEL_CHARS = 200
+
+
+def requested_model(body: dict[str, Any]) -> str:
+    """The ``model`` the client asked for, for the access log (a name, never a prompt)."""
+    model = body.get("model")
+    return model[:REQUESTED_MODEL_CHARS] if isinstance(model, str) else ""
+
+
 async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     """The body as a JSON object; refused with 413 before reading past ``max_bytes``."""
     declared = request.headers.get("content-length")
