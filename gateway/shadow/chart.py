@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 #: Colour-blind-friendly palette (Okabe-Ito), repeated past eight series.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000")
-LEFT, RIGHT, TOP, BOTTOM = 72, 20, 16, 48
+LEFT, RIGHT, TOP, BOTTOM = 72, 40, 16, 48
 LEGEND_ROW = 18
 
 
