@@ -1,7 +1,7 @@
 """Translation (pure): ConverseStream events to OpenAI ``chat.completion.chunk`` dicts.
 
 The openai SDK's accumulator concatenates string fields and uses ``tool_calls[].index`` as a
-list position (reference §4.3), so: the role is sent once, a tool call's id and name only in
+list position, so: the role is sent once, a tool call's id and name only in
 its first chunk, and tool indexes are a 0-based counter of tool blocks, looked up by
 ``contentBlockIndex``. Exception events are not handled here: the I/O layer turns them into a
 ``GatewayError`` and ``sse.sse_error``.
