@@ -73,7 +73,7 @@ async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
             raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
         raw = await request.body()  # the server stops at the declared length
     else:
-        raw = await _read_bounded(request, max_bytes)
+        raw = await read_bounded(request, max_bytes)
     if not raw.strip():
         raise InvalidRequestError("The request body is empty; expected a JSON object.")
     try:
@@ -89,7 +89,7 @@ async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     return data
 
 
-async def _read_bounded(request: Request, max_bytes: int) -> bytes:
+async def read_bounded(request: Request, max_bytes: int) -> bytes:
     """A body of unknown length (chunked upload), refused as soon as it passes the limit."""
     chunks: list[bytes] = []
     size = 0

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway.api.deps import read_bounded
 from gateway.api.state import GatewayState
 from gateway.config import sha256_hex
 
@@ -95,9 +96,9 @@ async def login(request: Request, state: GatewayState) -> Response:
     """``POST /ui/login``: the right key sets the cookie and goes to /ui; a wrong one is 401."""
     if state.admin_key_hash is None:
         return refusal(state, request)
-    raw = await request.body()
-    values = parse_qs(raw[:MAX_FORM_BYTES].decode("utf-8", "replace")).get("key", [""])
-    if len(raw) > MAX_FORM_BYTES or not _key_matches(values[0], state):
+    raw = await read_bounded(request, MAX_FORM_BYTES)  # 413 past the limit, read no further
+    values = parse_qs(raw.decode("utf-8", "replace")).get("key", [""])
+    if not _key_matches(values[0], state):
         return login_page("Incorrect admin key provided.", 401)
     response = RedirectResponse("/ui", status_code=303)
     response.set_cookie(

@@ -162,6 +162,16 @@ def test_scripts_use_the_admin_key_as_a_bearer_token(gateway: GatewayServer) -> 
     assert forged.status_code == 401
 
 
+def test_sign_in_answers_a_cookie_and_refuses_oversized_forms(gateway: GatewayServer) -> None:
+    signed = httpx.post(f"{gateway.url}/ui/login", data={"key": ADMIN_KEY})
+    assert signed.status_code == 303 and signed.headers["location"] == "/ui"
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/ui" in cookie
+    assert ADMIN_KEY.lower() not in cookie
+    huge = httpx.post(f"{gateway.url}/ui/login", data={"key": "x" * 10_000})
+    assert huge.status_code == 413 and "error" in huge.json()
+
+
 def test_demo_mode_asks_for_the_admin_key_too(browser: Any) -> None:
     server, _ = start_gateway(demo=True)
     watch = PageWatch(browser)
