@@ -135,7 +135,8 @@ def serve(args: argparse.Namespace) -> int:
         _start_demo()
         shown = LOOPBACK if args.host in ("0.0.0.0", "::") else args.host
         print(
-            f"demo: OpenAI base_url http://{shown}:{args.port}/v1, page http://{shown}:{args.port}/ui",
+            f"demo: OpenAI base_url http://{shown}:{args.port}/v1, page http://{shown}:{args.port}/ui"
+            " (sign in with the admin key)",
             flush=True,
         )
         local = args.host in (LOOPBACK, "localhost", "::1")
