@@ -19,13 +19,35 @@ from gateway.config import Settings
 from gateway.logs import configure_logging
 
 DEMO_AWS_ENV_CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK")
+DESCRIPTION = """\
+An OpenAI-compatible gateway for Amazon Bedrock: clients call /v1/chat/completions and
+/v1/embeddings with the openai SDK; a policy routes each request to a Bedrock model (cost,
+latency, safety tier, fallbacks), with caching, rate limits and shadow comparison."""
+EPILOG = """\
+examples:
+  gateway serve --demo                      try it: built-in Bedrock emulator, demo keys
+  GATEWAY_API_KEYS=sk-1 gateway serve       against Bedrock (AWS credentials from the chain)
+  gateway check-policy policies/            validate a policy file or folder
+  gateway models --discover                 the catalogue, and what the AWS region offers
+  gateway compare requests.jsonl --policy policies/ --models nova-lite,claude-3-haiku
+run 'gateway COMMAND --help' for a command's options."""
+LOOPBACK = "127.0.0.1"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="gateway",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the gateway")
-    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument(
+        "--host",
+        default=LOOPBACK,
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for all)",
+    )
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--policies", help="policy file or folder (GATEWAY_POLICIES)")
@@ -130,11 +152,15 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["GATEWAY_POLICIES"] = args.policies
     if args.demo:
         _start_demo()
-        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        shown = LOOPBACK if args.host in ("0.0.0.0", "::") else args.host
         print(
-            f"demo: OpenAI base_url http://{shown}:{args.port}/v1, page http://{shown}:{args.port}/ui",
+            f"demo: OpenAI base_url http://{shown}:{args.port}/v1, page http://{shown}:{args.port}/ui"
+            " (sign in with the admin key)",
             flush=True,
         )
+        local = args.host in (LOOPBACK, "localhost", "::1")
+        reach = "this machine only" if local else "every interface: keys matter"
+        print(f"demo: listening on {args.host} ({reach})", flush=True)
     try:
         settings = Settings()
     except ValidationError as exc:

@@ -95,5 +95,6 @@ def reload_policy(state: GatewayState) -> None:
         log.error("policy reload refused: %s", exc)
         raise
     state.policy = policy
+    state.policy_loaded_at = int(time.time())
     state.metrics.policy_reloads.labels("success").inc()
     log.info("policy reloaded from %s", state.policy_source)

@@ -16,7 +16,7 @@ from gateway.api.access_log import note_debug
 from gateway.api.accounting import record_usage, usage_cost
 from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
-from gateway.api.deps import authenticate, get_state, read_json_body
+from gateway.api.deps import authenticate, get_state, read_json_body, requested_model
 from gateway.api.flight import answer_once
 from gateway.api.limiting import admit, cost_bound, settle
 from gateway.api.openapi import chat_request_body
@@ -63,8 +63,8 @@ async def plan_chat(
     (which passes read-only ``stats`` so that explaining never takes a circuit's probe)."""
     ctx.tenant = authenticate(request, state)
     body = await read_json_body(request, state.settings.max_body_bytes)
+    ctx.requested = requested_model(body)
     req = parse_chat_request(body)
-    ctx.requested_model = req.model
     images = await _fetch_images(state, req)
     prepared = prepare_conversation(
         req, images=images, allow_image_urls=state.settings.allow_image_urls

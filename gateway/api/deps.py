@@ -56,6 +56,16 @@ def require_admin(request: Request, state: GatewayState) -> None:
         raise AuthenticationError("Incorrect admin key provided.")
 
 
+#: At most this many characters of a client's ``model`` reach the access log.
+REQUESTED_MODEL_CHARS = 200
+
+
+def requested_model(body: dict[str, Any]) -> str:
+    """The ``model`` the client asked for, for the access log (a name, never a prompt)."""
+    model = body.get("model")
+    return model[:REQUESTED_MODEL_CHARS] if isinstance(model, str) else ""
+
+
 async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     """The body as a JSON object; refused with 413 before reading past ``max_bytes``; a client
     that hangs up before its body arrived is a ``ClientDisconnectedError`` (499)."""
@@ -66,7 +76,7 @@ async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
                 raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
             raw = await request.body()  # the server stops at the declared length
         else:
-            raw = await _read_bounded(request, max_bytes)
+            raw = await read_bounded(request, max_bytes)
     except ClientDisconnect:
         raise ClientDisconnectedError(
             "The client closed the connection before its request body arrived."
@@ -86,7 +96,7 @@ async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     return data
 
 
-async def _read_bounded(request: Request, max_bytes: int) -> bytes:
+async def read_bounded(request: Request, max_bytes: int) -> bytes:
     """A body of unknown length (chunked upload), refused as soon as it passes the limit."""
     chunks: list[bytes] = []
     size = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -51,6 +52,8 @@ class GatewayState:
     bedrock: BedrockClient | None = None
     http: aiohttp.ClientSession | None = None
     admin_key_hash: str | None = None
+    # When ``policy`` was loaded (Unix seconds): the ``created`` of /v1/models.
+    policy_loaded_at: int = field(default_factory=lambda: int(time.time()))
     rng: random.Random = field(default_factory=random.Random)
     tracing: Tracing = field(default_factory=Tracing)
     #: The AWS region the policy is compiled for (inference profiles, region offers).

@@ -180,8 +180,8 @@ def _merge(
     problems: list[PolicyIssue] = []
     if data.get("version") != 1:
         where = index.get(("version",), (source, 1))[1]
-        got = "missing" if "version" not in data else f"{data['version']!r}, expected 1"
-        problems.append(PolicyIssue(f"version: {got}", "version", source, where, ("version",)))
+        got = "missing, expected 1" if "version" not in data else f"{data['version']!r}, expected 1"
+        problems.append(PolicyIssue(got, "version", source, where, ("version",)))
     for key, value in data.items():
         if key in MERGED_BY_ENTRY and isinstance(value, dict):
             section = merged.setdefault(key, {})

@@ -170,3 +170,28 @@ def test_demo_serves_with_printed_key(tmp_path: Path) -> None:
         assert "You said: hello" in (reply.choices[0].message.content or "")
     finally:
         assert proc.stop() == 0
+
+
+def test_help_describes_the_gateway_and_lists_every_subcommand() -> None:
+    result = _cli("--help")
+    assert result.returncode == 0
+    assert "OpenAI-compatible gateway for Amazon Bedrock" in result.stdout
+    assert "``" not in result.stdout and "builds Settings" not in result.stdout
+    for command in ("serve", "emulator", "check-policy", "compare"):
+        assert f"\n    {command}" in result.stdout, command
+
+
+def test_serve_listens_on_loopback_unless_told(tmp_path: Path) -> None:
+    import os
+
+    from gateway.__main__ import _parser
+
+    assert _parser().parse_args(["serve", "--demo"]).host == "127.0.0.1"
+    assert _parser().parse_args(["serve", "--host", "0.0.0.0"]).host == "0.0.0.0"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "AWS_"))}
+    proc = GatewayProcess(env, args=["--demo"], log_path=tmp_path / "demo.log", host=None)
+    try:
+        proc.wait_ready()  # on 127.0.0.1, with no --host given
+        assert "demo: listening on 127.0.0.1 (this machine only)" in proc.output()
+    finally:
+        assert proc.stop() == 0
