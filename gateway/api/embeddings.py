@@ -15,7 +15,7 @@ from starlette.responses import Response
 from gateway.api.accounting import record_usage
 from gateway.api.context import CallContext
 from gateway.api.deps import authenticate, get_state, read_json_body
-from gateway.api.limiting import admit, settle
+from gateway.api.limiting import admit, admit_caller, settle
 from gateway.api.openapi import embedding_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.providers.bedrock import BedrockClient
@@ -43,6 +43,7 @@ async def embeddings(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     ctx.tenant = authenticate(request, state)
+    await admit_caller(state, ctx)
     req = parse_embedding_request(await read_json_body(request, state.settings.max_body_bytes))
     texts = [req.input] if isinstance(req.input, str) else [str(t) for t in req.input]
     estimated = estimate_tokens(texts)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from gateway.api.context import CallContext
 from gateway.api.state import GatewayState
 from gateway.errors import RateLimitError
-from gateway.limits.enforce import check_limits, settle_usage
+from gateway.limits.enforce import check_caller, check_limits, settle_usage
 from gateway.routing.policy import Tenant
 
 
@@ -19,6 +19,19 @@ class Admission:
     estimated_tokens: int
 
 
+async def admit_caller(state: GatewayState, ctx: CallContext) -> None:
+    """Before the body is read (its size is the client's choice): a spent budget or an
+    exhausted request rate is refused while the request has cost next to nothing."""
+    tenant = state.policy.tenants.get(ctx.tenant)
+    if tenant is None or (tenant.rate_limit is None and tenant.usd_per_day is None):
+        return
+    try:
+        await check_caller(state.limits, tenant)
+    except RateLimitError:
+        state.metrics.rate_limited.labels(state.metrics.tenant(tenant.name)).inc()
+        raise
+
+
 async def admit(state: GatewayState, ctx: CallContext, estimated_tokens: int) -> Admission:
     """Refuse with 429 when the tenant's budget or rate limit is exhausted."""
     tenant = state.policy.tenants.get(ctx.tenant)
@@ -27,7 +40,7 @@ async def admit(state: GatewayState, ctx: CallContext, estimated_tokens: int) ->
     try:
         await check_limits(state.limits, tenant, estimated_tokens)
     except RateLimitError:
-        state.metrics.rate_limited.labels(tenant.name).inc()
+        state.metrics.rate_limited.labels(state.metrics.tenant(tenant.name)).inc()
         raise
     return Admission(tenant, estimated_tokens)
 

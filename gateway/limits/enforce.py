@@ -1,4 +1,5 @@
-"""Limits: a tenant's budget and rate limit checked before routing, and settled after the answer."""
+"""Limits: a tenant's budget and rate limit checked before the body is read and again once
+the request is priced, and settled after the answer."""
 
 from __future__ import annotations
 
@@ -7,24 +8,47 @@ from gateway.limits.backend import LimitResult, LimitsBackend
 from gateway.routing.policy import RateLimit, Tenant
 
 
-async def check_limits(backend: LimitsBackend, tenant: Tenant, estimated_tokens: int) -> None:
-    """Raise ``QuotaExceededError`` when today's budget is spent, else ``RateLimitError`` when
-    the request does not fit the tenant's rate limit (which then consumes nothing)."""
-    if tenant.usd_per_day is not None:
-        spend = await backend.spend_allowed(tenant.name, tenant.usd_per_day)
-        if not spend.allowed:
-            raise QuotaExceededError(
-                f"Daily budget of ${tenant.usd_per_day:g} for tenant '{tenant.name}' is spent; "
-                "it resets at 00:00 UTC.",
-                retry_after=spend.retry_after_s,
-            )
+async def check_caller(backend: LimitsBackend, tenant: Tenant) -> None:
+    """Before the body is read: refuse a tenant whose budget is spent, and take the request
+    from its requests-per-minute bucket (so work that grows with the body is only done for a
+    caller that may ask now)."""
+    await _check_budget(backend, tenant)
     limit = tenant.rate_limit
-    if limit is None or not (limit.requests_per_minute or limit.tokens_per_minute):
+    if limit is None or not limit.requests_per_minute:
         return
-    result = await backend.acquire(tenant.name, limit, estimated_tokens)
+    result = await backend.acquire(tenant.name, RateLimit(limit.requests_per_minute, None), 0)
     if not result.allowed:
         raise RateLimitError(
             _rate_message(tenant.name, limit, result), retry_after=result.retry_after_s
+        )
+
+
+async def check_limits(backend: LimitsBackend, tenant: Tenant, estimated_tokens: int) -> None:
+    """Once the request is priced: raise ``QuotaExceededError`` when today's budget is spent,
+    else ``RateLimitError`` when the estimate does not fit the tenant's tokens per minute
+    (the request itself was taken by ``check_caller``)."""
+    await _check_budget(backend, tenant)
+    limit = tenant.rate_limit
+    if limit is None or not limit.tokens_per_minute:
+        return
+    result = await backend.acquire(
+        tenant.name, RateLimit(None, limit.tokens_per_minute), estimated_tokens
+    )
+    if not result.allowed:
+        raise RateLimitError(
+            _rate_message(tenant.name, limit, result), retry_after=result.retry_after_s
+        )
+
+
+async def _check_budget(backend: LimitsBackend, tenant: Tenant) -> None:
+    if tenant.usd_per_day is None:
+        return
+    spend = await backend.spend_allowed(tenant.name, tenant.usd_per_day)
+    if not spend.allowed:
+        raise QuotaExceededError(
+            f"Daily budget of ${tenant.usd_per_day:g} for tenant '{tenant.name}' is spent; "
+            "it resets at 00:00 UTC.",
+            retry_after=spend.retry_after_s,
         )
 
 
