@@ -10,6 +10,11 @@ a Kubernetes ConfigMap's ``..data``), in name order, and merges them into one do
   replaces the earlier one whole;
 * ``rules`` lists concatenate in file order (so earlier files' rules match first).
 
+A policy is operator input, but a ConfigMap is easy to get wrong and YAML can be made to
+explode: a few hundred bytes of nested aliases (``*name``) expand to gigabytes once walked.
+So aliases are refused (with file and line) and a file over ``MAX_POLICY_BYTES`` is refused
+before it is parsed; both hold for ``gateway check-policy`` as for the server.
+
 The merged document is then validated and compiled as one; each problem is reported with the
 file and line it came from, its document path and what is wrong.
 """
@@ -32,6 +37,23 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 SourceMap = dict[Loc, tuple[str, int]]
+MAX_POLICY_BYTES = 1024 * 1024
+
+
+class PolicyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing aliases: the only way a small document grows large."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"the alias *{event.anchor} is not accepted in a policy (aliases can expand a "
+                "small file to gigabytes): write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 def policy_files(path: str | Path) -> list[Path]:
@@ -60,7 +82,10 @@ def load_policy(
     texts: list[tuple[str, str]] = []
     for file in policy_files(path):
         try:
-            texts.append((str(file), file.read_text(encoding="utf-8")))
+            with file.open("rb") as handle:
+                raw = handle.read(MAX_POLICY_BYTES + 1)
+            _check_size(len(raw), str(file))
+            texts.append((str(file), raw.decode("utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyError(
                 [PolicyIssue(f"cannot read the file: {exc}", file=str(file))]
@@ -86,6 +111,7 @@ def load_policy_texts(
     sources: SourceMap = {}
     issues: list[PolicyIssue] = []
     for source, text in texts:
+        _check_size(len(text.encode("utf-8")), source)
         data, index, problems = parse_yaml(text, source)
         issues.extend(problems)
         if data is not None:
@@ -103,11 +129,25 @@ def load_policy_texts(
     return replace(policy, warnings=located)
 
 
+def _check_size(size: int, source: str) -> None:
+    if size > MAX_POLICY_BYTES:
+        raise PolicyError(
+            [
+                PolicyIssue(
+                    f"the file is larger than {MAX_POLICY_BYTES} bytes; policies are refused "
+                    "above that size (split it into several files of a folder)",
+                    file=source,
+                    line=1,
+                )
+            ]
+        )
+
+
 def parse_yaml(
     text: str, source: str
 ) -> tuple[dict[str, Any] | None, SourceMap, list[PolicyIssue]]:
     """Parse one document; return its data, the line of every document path, and problems."""
-    loader = yaml.SafeLoader(text)
+    loader = PolicyLoader(text)
     index: SourceMap = {}
     problems: list[PolicyIssue] = []
     try:
