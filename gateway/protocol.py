@@ -61,13 +61,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        if self._in_head:
+        super().data_received(data)
+        # Counted after parsing, only while the head is still incomplete: a read that also
+        # carries the body's start is not counted (a head may pass the bound by one read of
+        # the transport, at most 256 KiB).
+        if self._in_head and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > self._bounds.max_header_bytes:
                 limit = self._bounds.max_header_bytes
                 self._refuse(f"Request headers exceed the limit of {limit} bytes.")
-                return
-        super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

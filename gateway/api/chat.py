@@ -16,7 +16,14 @@ from gateway.api.access_log import note_debug
 from gateway.api.accounting import record_usage, usage_cost
 from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
-from gateway.api.deps import authenticate, decode_json_body, get_state, read_body, request_bounds
+from gateway.api.deps import (
+    authenticate,
+    check_json_depth,
+    decode_json_body,
+    get_state,
+    read_body,
+    request_bounds,
+)
 from gateway.api.flight import answer_once
 from gateway.api.limiting import admit, admit_caller, settle
 from gateway.api.openapi import chat_request_body
@@ -66,8 +73,9 @@ async def plan_chat(
     raw = await read_body(request, state.settings.max_body_bytes)
     bounds = request_bounds(state.settings)
     check_chat_bytes(raw, bounds)
-    body = decode_json_body(raw)
+    body = decode_json_body(raw, check_depth=False)
     check_chat_counts(body, bounds)
+    check_json_depth(body, raw)
     req = parse_chat_request(body)
     images = await _fetch_images(state, req)
     prepared = prepare_conversation(
