@@ -61,11 +61,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        was_in_head = self._in_head
         super().data_received(data)
-        # Counted after parsing, only while the head is still incomplete: a read that also
-        # carries the body's start is not counted (a head may pass the bound by one read of
-        # the transport, at most 256 KiB).
-        if self._in_head and not self.transport.is_closing():
+        # Counted after parsing, only while a head is incomplete before and after this read:
+        # a read that also carries the body's start (or a body's end) is not counted, so a
+        # head may pass the bound by one read of the transport (at most 256 KiB).
+        if was_in_head and self._in_head and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > self._bounds.max_header_bytes:
                 limit = self._bounds.max_header_bytes
@@ -93,6 +94,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
+        if self.cycle is not None and self.cycle.response_complete:
+            # Answered before the body ended (a 413, a 429): the next head is due now.
+            self._in_head = True
+            self._arm(self._bounds.header_timeout_s)
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
