@@ -25,13 +25,14 @@ from gateway.api.deps import (
     request_bounds,
 )
 from gateway.api.flight import answer_once
-from gateway.api.limiting import admit, admit_caller, settle
+from gateway.api.limiting import admit, admit_caller, cost_bound, settle
 from gateway.api.openapi import chat_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.api.shadow_hook import ShadowHook
 from gateway.api.state import GatewayState
 from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
+from gateway.errors import UpstreamMalformedError
 from gateway.providers.bedrock import REQUEST_ID_KEY
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import choose
@@ -39,7 +40,7 @@ from gateway.routing.stats import StatsView
 from gateway.schemas.bounds import check_chat_bytes, check_chat_counts
 from gateway.schemas.chat import ChatCompletionRequest
 from gateway.schemas.parse import parse_chat_request
-from gateway.translation.converse_to_openai import chat_completion
+from gateway.translation.converse_to_openai import chat_completion, converse_problem
 from gateway.translation.openai_to_converse import (
     PreparedConversation,
     converse_body,
@@ -77,6 +78,7 @@ async def plan_chat(
     check_chat_counts(body, bounds)
     check_json_depth(body, raw)
     req = parse_chat_request(body)
+    ctx.requested_model = req.model
     images = await _fetch_images(state, req)
     prepared = prepare_conversation(
         req, images=images, allow_image_urls=state.settings.allow_image_urls
@@ -96,9 +98,9 @@ async def plan_chat(
     state.recent_decisions.append((time.time(), decision))
     ctx.route = decision.route
     ctx.strategy = decision.strategy
+    ctx.deadline = time.monotonic() + decision.timeout_s
     first = decision.candidates[0]
     ctx.model, ctx.bedrock_id = first.model.name, first.call_id
-    ctx.cost_usd = first.est_cost_usd
     return ChatPlan(
         request=req,
         prepared=prepared,
@@ -147,10 +149,21 @@ async def chat_completions(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     plan = await plan_chat(request, state, ctx)
-    admission = await admit(state, ctx, plan.prepared.prompt_tokens + plan.decision.output_tokens)
+    prompt_tokens = plan.prepared.prompt_tokens
+    admission = await admit(
+        state,
+        ctx,
+        prompt_tokens + plan.decision.output_tokens,
+        cost_bound(plan.decision, prompt_tokens, plan.prepared.max_tokens),
+    )
     state.metrics.routing_decisions.labels(ctx.route, ctx.model, ctx.strategy).inc()
     cache_plan = plan_cache(
-        state, plan.request, plan.decision, ctx, request.headers.get("cache-control")
+        state,
+        plan.request,
+        plan.prepared,
+        plan.decision,
+        ctx,
+        request.headers.get("cache-control"),
     )
     hit = await lookup(state, cache_plan, ctx)
     if hit is not None:
@@ -209,6 +222,16 @@ def answer_from_cache(
     return replay_stream(chunks, ctx)
 
 
+def check_converse(model_id: str, resp: dict[str, Any]) -> None:
+    """A 200 that is not a Converse answer is a 502 naming the model (never a 500)."""
+    problem = converse_problem(resp)
+    if problem is not None:
+        raise UpstreamMalformedError(
+            f"Bedrock answered model {model_id} with a body that is not a Converse response: "
+            f"{problem}."
+        )
+
+
 async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -> dict[str, Any]:
     """A non-streamed answer: Converse with fallback, then the OpenAI body."""
     bedrock = state.require_bedrock()
@@ -218,6 +241,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         resp = await bedrock.converse(
             candidate.call_id, converse_bytes(plan, candidate), timeout=timeout
         )
+        check_converse(candidate.call_id, resp)
         elapsed = time.perf_counter() - started
         state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
         state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)
@@ -233,4 +257,5 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         prepared=plan.prepared,
     )
     record_usage(state, plan.decision, ctx, completion.get("usage"))
+    ctx.finish_reason = str((completion.get("choices") or [{}])[0].get("finish_reason") or "")
     return completion

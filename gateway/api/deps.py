@@ -8,12 +8,13 @@ import re
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from gateway.api.state import GatewayState
 from gateway.config import Settings, sha256_hex
 from gateway.errors import (
     AuthenticationError,
+    ClientDisconnectedError,
     InvalidRequestError,
     PermissionDeniedError,
     RequestTooLargeError,
@@ -67,17 +68,23 @@ def require_admin(request: Request, state: GatewayState) -> None:
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body; refused with 413 before reading past ``max_bytes``."""
+    """The raw body; refused with 413 before reading past ``max_bytes``; a client that hangs
+    up before its body arrived is a ``ClientDisconnectedError`` (499)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > max_bytes:
-            raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
-        return await request.body()  # the server stops at the declared length
-    return await _read_bounded(request, max_bytes)
+    try:
+        if declared is not None and declared.isdigit():
+            if int(declared) > max_bytes:
+                raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
+            return await request.body()  # the server stops at the declared length
+        return await _read_bounded(request, max_bytes)
+    except ClientDisconnect:
+        raise ClientDisconnectedError(
+            "The client closed the connection before its request body arrived."
+        ) from None
 
 
 async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object; refused with 413 before reading past ``max_bytes``."""
+    """The body as a JSON object (see ``read_body`` and ``decode_json_body``)."""
     return decode_json_body(await read_body(request, max_bytes))
 
 

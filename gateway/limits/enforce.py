@@ -1,18 +1,25 @@
-"""Limits: a tenant's budget and rate limit checked before the body is read and again once
-the request is priced, and settled after the answer."""
+"""Limits: a tenant's budget and request rate checked before the body is read; the budget
+reserved and the tokens taken once the request is priced; both settled after the call."""
 
 from __future__ import annotations
 
 from gateway.errors import QuotaExceededError, RateLimitError
-from gateway.limits.backend import LimitResult, LimitsBackend
+from gateway.limits.backend import LimitResult, LimitsBackend, SpendHold
 from gateway.routing.policy import RateLimit, Tenant
 
 
 async def check_caller(backend: LimitsBackend, tenant: Tenant) -> None:
-    """Before the body is read: refuse a tenant whose budget is spent, and take the request
-    from its requests-per-minute bucket (so work that grows with the body is only done for a
-    caller that may ask now)."""
-    await _check_budget(backend, tenant)
+    """Before the body is read: refuse a tenant whose budget is spent (read only: nothing is
+    reserved yet), and take the request from its requests-per-minute bucket, so work that
+    grows with the body is only done for a caller that may ask now."""
+    if tenant.usd_per_day is not None:
+        spend = await backend.spend_allowed(tenant.name, tenant.usd_per_day)
+        if not spend.allowed:
+            raise QuotaExceededError(
+                f"Daily budget of ${tenant.usd_per_day:g} for tenant '{tenant.name}' is spent; "
+                "it resets at 00:00 UTC.",
+                retry_after=spend.retry_after_s,
+            )
     limit = tenant.rate_limit
     if limit is None or not limit.requests_per_minute:
         return
@@ -23,33 +30,34 @@ async def check_caller(backend: LimitsBackend, tenant: Tenant) -> None:
         )
 
 
-async def check_limits(backend: LimitsBackend, tenant: Tenant, estimated_tokens: int) -> None:
-    """Once the request is priced: raise ``QuotaExceededError`` when today's budget is spent,
-    else ``RateLimitError`` when the estimate does not fit the tenant's tokens per minute
-    (the request itself was taken by ``check_caller``)."""
-    await _check_budget(backend, tenant)
+async def check_limits(
+    backend: LimitsBackend, tenant: Tenant, estimated_tokens: int, reserve_usd: float = 0.0
+) -> SpendHold | None:
+    """Reserve ``reserve_usd`` of today's budget (the hold to settle), raising
+    ``QuotaExceededError`` when it is spent; then ``RateLimitError`` (the hold released) when
+    the estimate does not fit the tenant's tokens per minute (which then consumes nothing;
+    the request itself was taken by ``check_caller``)."""
+    hold = None
+    if tenant.usd_per_day is not None:
+        spend, hold = await backend.reserve_spend(tenant.name, tenant.usd_per_day, reserve_usd)
+        if not spend.allowed:
+            raise QuotaExceededError(
+                f"Daily budget of ${tenant.usd_per_day:g} for tenant '{tenant.name}' is spent; "
+                "it resets at 00:00 UTC.",
+                retry_after=spend.retry_after_s,
+            )
     limit = tenant.rate_limit
     if limit is None or not limit.tokens_per_minute:
-        return
-    result = await backend.acquire(
-        tenant.name, RateLimit(None, limit.tokens_per_minute), estimated_tokens
-    )
+        return hold
+    tokens_only = RateLimit(None, limit.tokens_per_minute)
+    result = await backend.acquire(tenant.name, tokens_only, estimated_tokens)
     if not result.allowed:
+        if hold is not None:
+            await backend.settle_spend(hold, 0.0)
         raise RateLimitError(
             _rate_message(tenant.name, limit, result), retry_after=result.retry_after_s
         )
-
-
-async def _check_budget(backend: LimitsBackend, tenant: Tenant) -> None:
-    if tenant.usd_per_day is None:
-        return
-    spend = await backend.spend_allowed(tenant.name, tenant.usd_per_day)
-    if not spend.allowed:
-        raise QuotaExceededError(
-            f"Daily budget of ${tenant.usd_per_day:g} for tenant '{tenant.name}' is spent; "
-            "it resets at 00:00 UTC.",
-            retry_after=spend.retry_after_s,
-        )
+    return hold
 
 
 def _rate_message(tenant: str, limit: RateLimit, result: LimitResult) -> str:
@@ -64,11 +72,18 @@ def _rate_message(tenant: str, limit: RateLimit, result: LimitResult) -> str:
 
 
 async def settle_usage(
-    backend: LimitsBackend, tenant: Tenant, *, estimated_tokens: int, actual_tokens: int, usd: float
+    backend: LimitsBackend,
+    tenant: Tenant,
+    *,
+    estimated_tokens: int,
+    actual_tokens: int,
+    usd: float,
+    hold: SpendHold | None = None,
 ) -> None:
-    """After an answer: correct the token bucket by the real usage and count the spend."""
+    """After the call: correct the token bucket by the real usage, and replace the budget's
+    reservation by the real cost (0 for a call that failed: the reservation is released)."""
     limit = tenant.rate_limit
     if limit is not None and limit.tokens_per_minute:
         await backend.settle_tokens(tenant.name, limit, estimated_tokens, actual_tokens)
-    if usd > 0:
-        await backend.add_spend(tenant.name, usd)
+    if hold is not None:
+        await backend.settle_spend(hold, usd)

@@ -96,6 +96,8 @@ class Decision:
     cache: CachePolicy
     output_tokens: int
     rule: int | None = None
+    #: How far the request's data may travel (``RESIDENCY_RANK``: region 0, geo 1, global 2).
+    residency_rank: int = 1
 
     @property
     def model(self) -> ModelSpec:

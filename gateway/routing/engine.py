@@ -135,6 +135,7 @@ def choose(
         cache=route.cache,
         output_tokens=out_tokens,
         rule=rule.index if rule is not None else None,
+        residency_rank=residency,
     )
 
 

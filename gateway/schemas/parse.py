@@ -38,7 +38,7 @@ def parse_chat_request(obj: object) -> ChatCompletionRequest:
     """Validate a decoded JSON body as a chat request and apply the support policy."""
     body = _require_object(obj)
     try:
-        req = ChatCompletionRequest.model_validate(body)
+        req = ChatCompletionRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise _to_invalid_request(exc, body) from None
     check_supported(req)
@@ -49,7 +49,7 @@ def parse_embedding_request(obj: object) -> EmbeddingRequest:
     """Validate a decoded JSON body as an embeddings request; token-id inputs are refused."""
     body = _require_object(obj)
     try:
-        req = EmbeddingRequest.model_validate(body)
+        req = EmbeddingRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise _to_invalid_request(exc, body) from None
     value = req.input
