@@ -180,13 +180,14 @@ def serve(args: argparse.Namespace) -> int:
 def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.routing.loader import load_policy
     from gateway.routing.policy import PolicyError
+    from gateway.serving import http_protocol
     from gateway.serving import serve as serve_app
 
     options = {
         "host": args.host,
         "port": args.port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": http_protocol(settings),
         "access_log": False,
         "log_config": None,
         "timeout_graceful_shutdown": 30,
@@ -195,7 +196,7 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
         if args.workers > 1:  # each worker builds its own app; the supervisor only checks
             load_policy(settings.policies)
             with metrics_dir():
-                serve_app(None, workers=args.workers, **options)
+                serve_app(None, workers=args.workers, metrics_port=settings.metrics_port, **options)
             return 0
         from gateway.app import create_app
 
@@ -203,7 +204,7 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    serve_app(app, workers=1, **options)
+    serve_app(app, workers=1, metrics_port=settings.metrics_port, **options)
     return 0
 
 

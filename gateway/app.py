@@ -60,7 +60,11 @@ def build_state(settings: Settings, registry: CollectorRegistry | None = None) -
         settings=settings,
         policy=policy,
         policy_source=str(settings.policies),
-        metrics=Metrics(registry or CollectorRegistry(), version=VERSION),
+        metrics=Metrics(
+            registry or CollectorRegistry(),
+            version=VERSION,
+            tenant_labels=settings.metrics_tenant_labels,
+        ),
         stats=LocalStats(),
         cache=MemoryCache(),
         limits=MemoryLimits(),

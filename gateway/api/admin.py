@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -41,7 +42,7 @@ async def reload(request: Request) -> Response:
     state = get_state(request)
     require_admin(request, state)
     try:
-        reload_policy(state)
+        await asyncio.to_thread(reload_policy, state)  # parsing YAML never holds the loop
     except PolicyError as exc:
         raise InvalidRequestError(f"Policy refused, the old one keeps serving: {exc}") from None
     body = {"status": "reloaded", "policy": state.policy_source, "routes": len(state.policy.routes)}
