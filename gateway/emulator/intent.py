@@ -92,7 +92,13 @@ def relevant_tool(specs: list[dict[str, Any]], user_text: str) -> dict[str, Any]
 
 
 def system_text(body: dict[str, Any]) -> str:
-    return "\n".join(block["text"] for block in body.get("system") or [] if "text" in block)
+    """The instructions: the system blocks, and the first user turn's text, where the gateway
+    folds the system prompt for models without system support (Titan Text, Mistral 7B)."""
+    blocks = list(body.get("system") or [])
+    messages = body.get("messages") or []
+    if messages and isinstance(messages[0], dict) and messages[0].get("role") == "user":
+        blocks += [b for b in messages[0].get("content") or [] if isinstance(b, dict)]
+    return "\n".join(block["text"] for block in blocks if isinstance(block.get("text"), str))
 
 
 def json_asked(body: dict[str, Any]) -> bool:
