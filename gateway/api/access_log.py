@@ -42,9 +42,13 @@ class AccessLog:
         if ctx.debug is not None:
             record["debug"] = ctx.debug
         if self._json:
-            self._logger.info(orjson.dumps(record).decode())
+            line = orjson.dumps(record).decode()
         else:
-            self._logger.info(" ".join(f"{k}={v}" for k, v in record.items()))
+            line = " ".join(f"{k}={v}" for k, v in record.items())
+        # The record built directly: Logger.info would also walk the stack for the caller's
+        # file and line (findCaller), which the access log does not print.
+        logger = self._logger
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
 
 
 DEBUG_TEXT_CHARS = 2000

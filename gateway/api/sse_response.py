@@ -35,10 +35,9 @@ class EventStreamResponse(Response):
         listener = asyncio.get_running_loop().create_task(watch.listen(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            async for chunk in self.body_iterator:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await self._send_body(send)
+            watch.streaming = False  # from here on, uvicorn's receive() says "disconnect"
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-            watch.streaming = False
         except asyncio.CancelledError:
             if not watch.fired or task.cancelling() > 1:
                 raise
@@ -48,6 +47,10 @@ class EventStreamResponse(Response):
             if watch.streaming:  # ended early: run the generator's cleanup now
                 watch.streaming = False
                 await _close(self.body_iterator)
+
+    async def _send_body(self, send: Send) -> None:
+        async for chunk in self.body_iterator:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 
 class _DisconnectWatch:
