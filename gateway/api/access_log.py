@@ -43,10 +43,14 @@ class AccessLog:
         if ctx.debug is not None:
             record["debug"] = ctx.debug
         if self._json:
-            self._logger.info(orjson.dumps(record).decode())
+            line = orjson.dumps(record).decode()
         else:  # what is unknown (no route yet, no first token) is left out, not "None"
-            text = " ".join(f"{k}={v}" for k, v in record.items() if v is not None and v != "")
-            self._logger.info(text)
+            line = " ".join(f"{k}={v}" for k, v in record.items() if v is not None and v != "")
+        # The record built directly: Logger.info would also walk the stack for the caller's
+        # file and line (findCaller), which the access log does not print.
+        logger = self._logger
+        if logger.isEnabledFor(logging.INFO):
+            logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
 
 
 DEBUG_TEXT_CHARS = 2000

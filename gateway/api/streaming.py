@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from gateway.api.access_log import note_debug
 from gateway.api.accounting import record_usage
@@ -25,6 +25,7 @@ from gateway.api.context import CallContext
 from gateway.api.errors import note_disconnect
 from gateway.api.limiting import Admission, settle
 from gateway.api.pipeline import note_failure, with_fallback
+from gateway.api.sse_response import EventStreamResponse
 from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, Delta
 from gateway.errors import UpstreamError, UpstreamMalformedError, UpstreamServerError
@@ -130,9 +131,8 @@ async def stream_chat(
         include_usage=bool(options and options.include_usage),
         prepared=plan.prepared,
     )
-    return StreamingResponse(
+    return EventStreamResponse(
         _sse_body(state, plan, ctx, opened, translator, cache_plan, admission),
-        media_type="text/event-stream",
         headers=ctx.headers(cost_usd=opened.candidate.est_cost_usd) | SSE_HEADERS,
     )
 
@@ -258,6 +258,4 @@ def replay_stream(chunks: list[dict[str, Any]], ctx: CallContext) -> Response:
             yield sse_event(chunk)
         yield SSE_DONE
 
-    return StreamingResponse(
-        body(), media_type="text/event-stream", headers=ctx.headers() | SSE_HEADERS
-    )
+    return EventStreamResponse(body(), headers=ctx.headers() | SSE_HEADERS)

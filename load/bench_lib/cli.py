@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None, description: str = "") -> int:
 
 
 def write_json(document: dict[str, Any], extra: Path | None) -> None:
-    """``load/results/bench-<ts>.json``, and ``extra`` too when given."""
+    """``load/results/bench-<ts>.json`` (git-ignored), and ``extra`` too when given."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     for path in (out, extra):
