@@ -10,6 +10,8 @@ https://docs.aws.amazon.com/bedrock/latest/userguide/). Keys of the pages used:
 - caching:   prompt-caching.html
 - thinking:  claude-messages-extended-thinking.html
 - params:    model-parameters-*.html (output limits, defaults, sampling rules)
+- tiers:     service-tiers-inference.html (models offering the flex and priority tiers)
+- latency:   latency-optimized-inference.html (performanceConfig latency "optimized")
 
 To add a model: add a row here (with its sources), then a catalogue entry in a policy.
 """
@@ -24,6 +26,8 @@ _MODELS = "models-supported.html"
 _LIFECYCLE = "model-lifecycle.html"
 _CACHING = "prompt-caching.html"
 _THINKING = "claude-messages-extended-thinking.html"
+_TIERS = "service-tiers-inference.html"
+_LATENCY = "latency-optimized-inference.html"
 
 _US = frozenset({"us-east-1", "us-west-2"})
 _ALL_TOOL_CHOICES: frozenset[ToolChoiceKind] = frozenset({"auto", "any", "tool"})
@@ -63,6 +67,23 @@ MODELS: tuple[ModelCapabilities, ...] = (
         profiles=frozenset({"us", "eu", "apac"}),
         sources=(_FEATURES, _PROFILES, _CACHING, _THINKING),
     ),
+    ModelCapabilities(
+        base_id="anthropic.claude-3-5-haiku-20241022-v1:0",
+        name="Claude 3.5 Haiku",
+        provider="anthropic",
+        family="claude-3-5",
+        tools=True,
+        streaming_tools=True,
+        tool_choice=_ALL_TOOL_CHOICES,
+        documents=True,
+        prompt_caching=PromptCaching(min_tokens=2048, max_points=4),
+        latency_optimized_regions=frozenset({"us-east-2", "us-west-2"}),
+        max_output_tokens=8192,
+        context_window=200000,
+        on_demand_regions=_US,
+        profiles=frozenset({"us"}),
+        sources=(_FEATURES, _PROFILES, _CACHING, _LATENCY),
+    ),
     # --- Meta --------------------------------------------------------------------------------
     ModelCapabilities(
         base_id="meta.llama3-1-8b-instruct-v1:0",
@@ -77,6 +98,20 @@ MODELS: tuple[ModelCapabilities, ...] = (
         on_demand_regions=frozenset({"us-west-2"}),
         profiles=frozenset({"us"}),
         sources=(_FEATURES, _PROFILES, "model-parameters-meta.html"),
+    ),
+    # --- OpenAI (open weights) ---------------------------------------------------------------
+    ModelCapabilities(
+        base_id="openai.gpt-oss-20b-1:0",
+        name="gpt-oss-20b",
+        provider="openai",
+        family="gpt-oss",
+        tools=True,
+        tool_choice=frozenset({"auto"}),
+        service_tiers=frozenset({"flex", "priority"}),
+        max_output_tokens=16384,
+        context_window=128000,
+        on_demand_regions=frozenset({"us-east-1", "us-east-2", "us-west-2"}),
+        sources=(_FEATURES, _MODELS, _TIERS),
     ),
     # --- Amazon ------------------------------------------------------------------------------
     ModelCapabilities(

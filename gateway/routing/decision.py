@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from gateway.routing.levers import Levers
 from gateway.routing.policy import CachePolicy, Guardrail, ModelSpec, RetryPolicy, feature_names
 from gateway.routing.schema import ModelKind, Strategy
 
@@ -29,6 +30,7 @@ class RouteRequest:
     prompt_tokens: int = 0
     max_tokens: int | None = None
     kind: ModelKind = "chat"
+    needs_documents: bool = False  # file (document) content parts
 
 
 class Candidate(NamedTuple):
@@ -96,6 +98,7 @@ class Decision:
     cache: CachePolicy
     output_tokens: int
     rule: int | None = None
+    levers: Levers = field(default_factory=Levers)
 
     @property
     def model(self) -> ModelSpec:

@@ -135,6 +135,7 @@ def choose(
         cache=route.cache,
         output_tokens=out_tokens,
         rule=rule.index if rule is not None else None,
+        levers=route.levers,
     )
 
 
@@ -221,6 +222,8 @@ def why_not(model: ModelSpec, request: RouteRequest, tier: int, need: int, out: 
                 f"{', '.join(feature_names(aws))} in Converse)"
             )
         return "lacks " + ", ".join(feature_names(missing))
+    if request.needs_documents and (model.caps is None or not model.caps.documents):
+        return "lacks documents (file content parts)"
     window = model.context_window
     if window is not None and request.prompt_tokens + out > window:
         return (

@@ -43,11 +43,13 @@ from gateway.schemas.chat import (
     Tool,
     UserMessage,
 )
+from gateway.translation.levers import Levers, apply_levers
 from gateway.translation.messages import IMAGE_TOKENS, MessageBuilder, sanitize_tool_id
 from gateway.translation.models import model_family, model_traits
 from gateway.translation.prepared import Block, PreparedConversation
 
 __all__ = [
+    "Levers",
     "PreparedConversation",
     "converse_body",
     "fold_system",
@@ -218,11 +220,13 @@ def converse_body(
     *,
     guardrail: tuple[str, str] | None = None,
     default_max_tokens: int | None = None,
+    levers: Levers | None = None,
 ) -> dict[str, Any]:
     """The Converse / ConverseStream request body (without ``modelId``) for one model, shaped
     by what the model accepts (``gateway.capabilities``): ``maxTokens`` always sent for a
     known model (the client's, else ``default_max_tokens``, else the model's output budget),
-    system prompts folded into the first user turn where the model has none."""
+    system prompts folded into the first user turn where the model has none. ``levers``:
+    cache points, service tier, latency and extra fields (``translation.levers``)."""
     traits = model_traits(bedrock_id)
     body: dict[str, Any] = {"messages": prepared.messages}
     forced_json = prepared.json_tool_spec is not None and traits.forced_tool
@@ -266,6 +270,8 @@ def converse_body(
             "guardrailVersion": guardrail[1],
             "trace": "disabled",
         }
+    if levers is not None:
+        apply_levers(body, bedrock_id, levers)
     return body
 
 

@@ -15,6 +15,8 @@ from typing import Any
 from gateway.translation.converse_to_openai import (
     completion_dict,
     finish_reason,
+    served_latency,
+    served_tier,
     tool_call,
     usage,
 )
@@ -41,6 +43,8 @@ class StreamTranslator:
         "_texts",
         "finish_reason",
         "finished",
+        "latency",
+        "service_tier",
         "usage",
     )
 
@@ -65,6 +69,8 @@ class StreamTranslator:
         self.finished = False  # messageStop seen: the finish chunk was returned
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None  # set once metadata arrived
+        self.service_tier = "default"  # the tier that served, from metadata
+        self.latency = "standard"  # performanceConfig.latency that served, from metadata
 
     @property
     def text(self) -> str:
@@ -107,11 +113,14 @@ class StreamTranslator:
             return self._out({}, reason)
         if event_type == "metadata":
             self.usage = usage(payload.get("usage"))
+            self.service_tier = served_tier(payload)
+            self.latency = served_latency(payload)
             if not self._include_usage:
                 return []
             chunk = self._chunk({})
             chunk["choices"] = []
             chunk["usage"] = self.usage
+            chunk["service_tier"] = self.service_tier
             return [chunk]
         return []  # contentBlockStop and unknown events
 
@@ -175,4 +184,5 @@ class StreamTranslator:
             message=message,
             finish=self.finish_reason or "stop",
             usage_dict=self.usage if self.usage is not None else usage(None),
+            service_tier=self.service_tier,
         )

@@ -47,6 +47,7 @@ def test_stream_fixture(case: dict[str, Any]) -> None:
         if "usage" in want:
             chunk["choices"] = []
             chunk["usage"] = want["usage"]
+            chunk["service_tier"] = want.get("service_tier", "default")
         else:
             chunk["choices"] = [
                 {
