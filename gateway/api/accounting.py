@@ -8,18 +8,36 @@ from typing import Any
 from gateway.api.context import CallContext
 from gateway.api.state import GatewayState
 from gateway.routing.decision import Decision
-from gateway.routing.engine import actual_cost
+from gateway.routing.levers import call_cost, price_of
 from gateway.routing.policy import ModelSpec
 
 
-def usage_cost(model: ModelSpec, usage: Mapping[str, Any]) -> float:
-    """USD for an OpenAI-shaped ``usage`` at the catalogue's prices."""
-    prompt = int(usage.get("prompt_tokens") or 0)
-    return actual_cost(model, prompt, int(usage.get("completion_tokens") or 0))
+def usage_cost(
+    model: ModelSpec,
+    usage: Mapping[str, Any],
+    service_tier: str = "default",
+    latency: str = "standard",
+) -> float:
+    """USD for an OpenAI-shaped ``usage`` at the catalogue's prices of the tier (and latency)
+    that served: cache reads and writes at their prices, the rest of the prompt at input's."""
+    details = usage.get("prompt_tokens_details") or {}
+    price = price_of(model.price, model.tier_price_map, service_tier, latency == "optimized")
+    return call_cost(
+        price,
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        cache_read=int(details.get("cached_tokens") or 0),
+        cache_write=int(details.get("cache_write_tokens") or 0),
+    )
 
 
 def record_usage(
-    state: GatewayState, decision: Decision, ctx: CallContext, usage: Mapping[str, Any] | None
+    state: GatewayState,
+    decision: Decision,
+    ctx: CallContext,
+    usage: Mapping[str, Any] | None,
+    service_tier: str = "default",
+    latency: str = "standard",
 ) -> None:
     """Count an answered call's tokens and spend (OpenAI-shaped ``usage``)."""
     if not usage:
@@ -29,10 +47,11 @@ def record_usage(
     details = usage.get("prompt_tokens_details") or {}
     cached = int(details.get("cached_tokens") or 0)
     ctx.input_tokens, ctx.output_tokens, ctx.cached_tokens = prompt, output, cached
+    ctx.cache_write_tokens = int(details.get("cache_write_tokens") or 0)
     model = state.policy.models.get(ctx.model)
     if model is None:
         return
-    ctx.cost_usd = usage_cost(model, usage)
+    ctx.cost_usd = usage_cost(model, usage, service_tier, latency)
     tokens = state.metrics.tokens
     tokens.labels(ctx.model, "input").inc(prompt)
     tokens.labels(ctx.model, "output").inc(output)

@@ -28,11 +28,14 @@ from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
 from gateway.providers.bedrock import REQUEST_ID_KEY
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import choose
+from gateway.routing.levers import call_levers, requested_tier
+from gateway.routing.policy import ModelSpec
 from gateway.routing.stats import StatsView
 from gateway.schemas.chat import ChatCompletionRequest
-from gateway.schemas.parse import parse_chat_request
-from gateway.translation.converse_to_openai import chat_completion
+from gateway.schemas.parse import check_extras, parse_chat_request
+from gateway.translation.converse_to_openai import chat_completion, served_latency, served_tier
 from gateway.translation.openai_to_converse import (
+    Levers,
     PreparedConversation,
     converse_body,
     image_urls,
@@ -53,6 +56,8 @@ class ChatPlan:
     completion_id: str
     created: int
     shadow_opt_out: bool = False
+    service_tier: str | None = None  # the client's (checked); None: the route's default
+    region: str = "us-east-1"  # the policy's region (latency-optimized offers are regional)
 
 
 async def plan_chat(
@@ -63,6 +68,9 @@ async def plan_chat(
     ctx.tenant = authenticate(request, state)
     body = await read_json_body(request, state.settings.max_body_bytes)
     req = parse_chat_request(body)
+    if req.extras:
+        check_extras(req.extras, state.policy.extra_fields)
+    tier = requested_tier(req.service_tier)
     images = await _fetch_images(state, req)
     prepared = prepare_conversation(
         req, images=images, allow_image_urls=state.settings.allow_image_urls
@@ -77,8 +85,11 @@ async def plan_chat(
         stream=bool(req.stream),
         prompt_tokens=prepared.prompt_tokens,
         max_tokens=req.max_completion_tokens or req.max_tokens,
+        needs_documents=prepared.uses_documents,
     )
     decision = choose(route_request, state.policy, stats or state.stats, rng=state.rng)
+    if req.extras:
+        check_extras(req.extras, decision.levers.extra_fields)
     state.recent_decisions.append((time.time(), decision))
     ctx.route = decision.route
     ctx.strategy = decision.strategy
@@ -92,6 +103,8 @@ async def plan_chat(
         completion_id=new_id("chatcmpl-"),
         created=int(time.time()),
         shadow_opt_out=request.headers.get("x-gateway-shadow", "").strip().lower() == "off",
+        service_tier=tier,
+        region=state.policy.region,
     )
 
 
@@ -120,8 +133,23 @@ def converse_bytes(plan: ChatPlan, candidate: Candidate) -> bytes:
         default_max_tokens=output_budget(
             plan.prepared.prompt_tokens, model.max_output_tokens, model.context_window
         ),
+        levers=body_levers(plan, model),
     )
     return orjson.dumps(body)
+
+
+def body_levers(plan: ChatPlan, model: ModelSpec) -> Levers:
+    """The route's levers as this model can take them (offered by the table, priced by the
+    catalogue), with the client's route-allowed extra fields."""
+    chosen = call_levers(
+        plan.decision.levers, model.caps, model.tier_price_map, plan.region, plan.service_tier
+    )
+    return Levers(
+        prompt_cache=chosen.prompt_cache,
+        service_tier=chosen.service_tier,
+        latency_optimized=chosen.latency_optimized,
+        extra_fields=plan.request.extras,
+    )
 
 
 @router.post(
@@ -180,7 +208,8 @@ def answer_from_cache(
     ctx.cost_usd = 0.0
     model = state.policy.models.get(hit.model)
     if model is not None:
-        saved = usage_cost(model, hit.completion.get("usage") or {})
+        tier = str(hit.completion.get("service_tier") or "default")
+        saved = usage_cost(model, hit.completion.get("usage") or {}, tier)
         state.metrics.cache_saved.labels(ctx.route).inc(saved)
     if not plan.request.stream:
         body = replay_completion(hit, completion_id=plan.completion_id, created=plan.created)
@@ -211,6 +240,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         return resp
 
     resp = await with_fallback(state, plan.decision, ctx, attempt)
+    ctx.service_tier = served_tier(resp)
     completion = chat_completion(
         resp,
         completion_id=plan.completion_id,
@@ -218,5 +248,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         created=plan.created,
         prepared=plan.prepared,
     )
-    record_usage(state, plan.decision, ctx, completion.get("usage"))
+    record_usage(
+        state, plan.decision, ctx, completion.get("usage"), ctx.service_tier, served_latency(resp)
+    )
     return completion

@@ -171,7 +171,10 @@ async def _sse_body(
         elapsed = time.perf_counter() - opened.started
         state.stats.record_success(model, latency_ms=elapsed * 1000.0, ttft_ms=ttft * 1000.0)
         state.metrics.upstream_duration.labels(model).observe(elapsed)
-        record_usage(state, plan.decision, ctx, translator.usage)
+        ctx.service_tier = translator.service_tier
+        record_usage(
+            state, plan.decision, ctx, translator.usage, translator.service_tier, translator.latency
+        )
         yield out + SSE_DONE
         await _drain(opened.stream)
         completion = translator.to_completion()

@@ -270,6 +270,14 @@ class Policy:
             return self.lookup.get(self.defaults.route) if self.defaults.route else None
         return self.lookup.get(name)
 
+    @property
+    def extra_fields(self) -> frozenset[str]:
+        """Every extra field some route allows (a field none allows is refused before routing)."""
+        allowed: frozenset[str] = frozenset()
+        for route in self.routes.values():
+            allowed |= route.levers.extra_fields
+        return allowed
+
     def model_for_bedrock_id(self, bedrock_id: str) -> ModelSpec | None:
         """The catalogued model for a bedrock id or inference-profile id, if any."""
         spec = self.by_bedrock_id.get(bedrock_id)

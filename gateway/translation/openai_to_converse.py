@@ -138,6 +138,7 @@ def prepare_conversation(
         thinking_allowed=last["role"] == "user" and not pending_results,
         uses_tools=tool_specs is not None,
         uses_images=builder.images > 0,
+        uses_documents=builder.documents > 0,
         prompt_tokens=ceil(chars / 4) + builder.images * IMAGE_TOKENS,
     )
 

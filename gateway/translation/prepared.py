@@ -32,6 +32,7 @@ class PreparedConversation:
     thinking_allowed: bool  # no prefill and no pending tool results (Claude thinking rules)
     uses_tools: bool  # tools offered, or tool blocks in the history
     uses_images: bool
+    uses_documents: bool
     prompt_tokens: int  # estimate: ceil(chars / 4), plus a fixed amount per image
 
     @property
