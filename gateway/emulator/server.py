@@ -141,7 +141,7 @@ class _Operations:
             raise validation_error("Malformed input request: the body must be a JSON object.")
         self.validator.validate(operation, model_id, payload)
         if caps is not None:
-            check_request(caps, operation, payload)
+            check_request(caps, operation, payload, region)
             payload = with_output_default(caps, payload)
         behaviour = self.state.behaviour((ref.model_id, ref.base_id))
         result = self._levers(
