@@ -10,6 +10,7 @@ from gateway.api.state import GatewayState
 from gateway.routing.decision import Decision
 from gateway.routing.levers import call_cost, price_of
 from gateway.routing.policy import ModelSpec
+from gateway.translation.prepared import PreparedConversation
 
 
 def usage_cost(
@@ -58,3 +59,19 @@ def record_usage(
     if cached:
         tokens.labels(ctx.model, "cached").inc(cached)
     state.metrics.cost.labels(decision.route, ctx.model, ctx.tenant).inc(ctx.cost_usd)
+
+
+def note_prefix(
+    state: GatewayState,
+    scope: str,
+    prepared: PreparedConversation,
+    model: str,
+    usage: Mapping[str, Any] | None,
+) -> None:
+    """Remember that ``model`` now holds the request's stable prefix when Bedrock read or
+    wrote a cache for it (later estimates count those tokens as cache reads)."""
+    details = (usage or {}).get("prompt_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or 0) + int(details.get("cache_write_tokens") or 0)
+    if cached and prepared.prefix_digest:
+        tokens = min(prepared.prefix_tokens, cached)
+        state.prefixes.note(scope, model, prepared.prefix_digest, tokens)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.access_log import note_debug
-from gateway.api.accounting import record_usage, usage_cost
+from gateway.api.accounting import note_prefix, record_usage, usage_cost
 from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
 from gateway.api.deps import authenticate, get_state, read_json_body
@@ -25,6 +25,7 @@ from gateway.api.shadow_hook import ShadowHook
 from gateway.api.state import GatewayState
 from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
+from gateway.cache.prefixes import scope_of
 from gateway.providers.bedrock import REQUEST_ID_KEY
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import choose
@@ -58,6 +59,7 @@ class ChatPlan:
     shadow_opt_out: bool = False
     service_tier: str | None = None  # the client's (checked); None: the route's default
     region: str = "us-east-1"  # the policy's region (latency-optimized offers are regional)
+    cache_scope: str = ""  # tenant and prompt_cache_key (``cache.prefixes.scope_of``)
 
 
 async def plan_chat(
@@ -75,6 +77,7 @@ async def plan_chat(
     prepared = prepare_conversation(
         req, images=images, allow_image_urls=state.settings.allow_image_urls
     )
+    scope = scope_of(ctx.tenant, req.prompt_cache_key)
     route_request = RouteRequest(
         model=req.model,
         tenant=ctx.tenant,
@@ -86,6 +89,8 @@ async def plan_chat(
         prompt_tokens=prepared.prompt_tokens,
         max_tokens=req.max_completion_tokens or req.max_tokens,
         needs_documents=prepared.uses_documents,
+        service_tier=tier,
+        cached_prefix=state.prefixes.warm(scope, state.policy.models, prepared.prefix_digest),
     )
     decision = choose(route_request, state.policy, stats or state.stats, rng=state.rng)
     if req.extras:
@@ -105,6 +110,7 @@ async def plan_chat(
         shadow_opt_out=request.headers.get("x-gateway-shadow", "").strip().lower() == "off",
         service_tier=tier,
         region=state.policy.region,
+        cache_scope=scope,
     )
 
 
@@ -248,7 +254,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         created=plan.created,
         prepared=plan.prepared,
     )
-    record_usage(
-        state, plan.decision, ctx, completion.get("usage"), ctx.service_tier, served_latency(resp)
-    )
+    usage = completion.get("usage")
+    record_usage(state, plan.decision, ctx, usage, ctx.service_tier, served_latency(resp))
+    note_prefix(state, plan.cache_scope, plan.prepared, ctx.model, usage)
     return completion

@@ -19,7 +19,7 @@ import anyio
 from starlette.responses import Response, StreamingResponse
 
 from gateway.api.access_log import note_debug
-from gateway.api.accounting import record_usage
+from gateway.api.accounting import note_prefix, record_usage
 from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
 from gateway.api.limiting import Admission, settle
@@ -175,6 +175,7 @@ async def _sse_body(
         record_usage(
             state, plan.decision, ctx, translator.usage, translator.service_tier, translator.latency
         )
+        note_prefix(state, plan.cache_scope, plan.prepared, ctx.model, translator.usage)
         yield out + SSE_DONE
         await _drain(opened.stream)
         completion = translator.to_completion()

@@ -16,6 +16,10 @@ def _no_headers() -> Mapping[str, str]:
     return MappingProxyType({})
 
 
+def _nothing_cached() -> Mapping[str, int]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class RouteRequest:
     """What routing needs to know about one request. ``headers`` have lowercase names."""
@@ -31,6 +35,9 @@ class RouteRequest:
     max_tokens: int | None = None
     kind: ModelKind = "chat"
     needs_documents: bool = False  # file (document) content parts
+    service_tier: str | None = None  # the client's (checked); None: the route's default
+    #: Expected prompt-cache read tokens per model name (a prefix the model holds cached).
+    cached_prefix: Mapping[str, int] = field(default_factory=_nothing_cached)
 
 
 class Candidate(NamedTuple):

@@ -27,6 +27,7 @@ Decisions:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from math import ceil
 from typing import Any
@@ -140,7 +141,17 @@ def prepare_conversation(
         uses_images=builder.images > 0,
         uses_documents=builder.documents > 0,
         prompt_tokens=ceil(chars / 4) + builder.images * IMAGE_TOKENS,
+        prefix_digest=_prefix_digest(builder.system, tool_specs),
+        prefix_tokens=ceil((sum(len(b["text"]) for b in builder.system) + tool_chars) / 4),
     )
+
+
+def _prefix_digest(system: list[Block], tool_specs: list[Block] | None) -> str:
+    """A digest of the tools and system prompt (what a first cache point would cover)."""
+    if not system and not tool_specs:
+        return ""
+    data = orjson.dumps([tool_specs or [], system], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def _tools(

@@ -250,3 +250,36 @@ def test_bad_documents_are_400_naming_the_part(
     body: Any = info.value.body
     assert body["param"] == param
     assert text in body["message"]
+
+
+def _explained_cost(url: str, system: str, key: str | None = None) -> float:
+    body: dict[str, Any] = {
+        "model": "cached",
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": "q"}],
+    }
+    if key is not None:
+        body["prompt_cache_key"] = key
+    response = httpx.post(
+        f"{url}/v1/gateway/explain", json=body, headers={"Authorization": f"Bearer {KEY}"}
+    )
+    assert response.status_code == 200, response.text
+    return float(response.json()["candidates"][0]["est_cost_usd"])
+
+
+def test_estimate_counts_cache_reads_of_a_known_prefix_per_cache_key(
+    api: openai.OpenAI, levers_gateway: tuple[GatewayServer, RunningEmulator]
+) -> None:
+    url = levers_gateway[0].url
+    system = "cache-test-4. " + SYSTEM
+    cold = _explained_cost(url, system, key="team-a")
+    api.chat.completions.create(
+        model="cached",
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": "q"}],
+        prompt_cache_key="team-a",
+    )
+    warm = _explained_cost(url, system, key="team-a")
+    other = _explained_cost(url, system, key="team-b")
+    assert warm < cold  # the system prompt is now expected at the cache-read price
+    assert other == cold  # another cache key does not count team-a's prefix
+    prefix_tokens = len(system) / 4
+    assert cold - warm == pytest.approx(prefix_tokens * (SONNET[0] - SONNET[2]) / 1e6, rel=0.01)
