@@ -93,11 +93,11 @@ async def plan_chat(
         cached_prefix=state.prefixes.warm(scope, state.policy.models, prepared.prefix_digest),
     )
     decision = choose(route_request, state.policy, stats or state.stats, rng=state.rng)
-    if req.extras:
-        check_extras(req.extras, decision.levers.extra_fields)
     state.recent_decisions.append((time.time(), decision))
     ctx.route = decision.route
     ctx.strategy = decision.strategy
+    if req.extras:
+        check_extras(req.extras, decision.levers.extra_fields)
     first = decision.candidates[0]
     ctx.model, ctx.bedrock_id = first.model.name, first.call_id
     ctx.cost_usd = first.est_cost_usd

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import anyio
 from starlette.responses import Response, StreamingResponse
 
 from gateway.api.access_log import note_debug
-from gateway.api.accounting import note_prefix, record_usage
+from gateway.api.accounting import note_prefix, record_usage, usage_cost
 from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
 from gateway.api.limiting import Admission, settle
@@ -119,12 +120,14 @@ async def stream_chat(
             await settle(state, admission, ctx)
         raise
     options = plan.request.stream_options
+    model = opened.candidate.model
     translator = StreamTranslator(
         completion_id=plan.completion_id,
         model=ctx.bedrock_id,
         created=plan.created,
         include_usage=bool(options and options.include_usage),
         prepared=plan.prepared,
+        cost_of=functools.partial(usage_cost, model),
     )
     return StreamingResponse(
         _sse_body(state, plan, ctx, opened, translator, cache_plan, admission),
@@ -187,6 +190,7 @@ async def _sse_body(
             state.shadow.after_answer(plan, ctx, completion)
     except UpstreamError as err:
         ctx.status = err.status
+        ctx.cost_usd = 0.0  # no final usage: nothing is known to be billed
         note_failure(state, opened.candidate, err, retryable=err.retryable)
         yield sse_error(err)
     finally:

@@ -62,6 +62,8 @@ def directive(cache_control: str | None) -> Directive:
 
 def cache_key(tenant: str, req: ChatCompletionRequest) -> str:
     canonical = req.model_dump(include=set(_KEY_FIELDS), exclude_none=True, mode="json")
+    if req.extras:  # route-allowed extra fields (e.g. top_k) change the answer
+        canonical["extra_fields"] = req.extras
     digest = hashlib.sha256()
     digest.update(tenant.encode("utf-8"))
     digest.update(b"\x00")

@@ -94,9 +94,9 @@ def document_block(file: dict[str, Any] | None, param: str, count: int, taken: s
     spec = file or {}
     if spec.get("file_id") and not spec.get("file_data"):
         raise UnsupportedParameterError(
-            f"Unsupported parameter: '{param}.file_id': uploaded files are not supported by "
+            f"Unsupported parameter: '{param}.file.file_id': uploaded files are not supported by "
             "this gateway; send the file inline as base64 'file_data'.",
-            param=f"{param}.file_id",
+            param=f"{param}.file.file_id",
         )
     data = spec.get("file_data")
     if not isinstance(data, str) or not data:

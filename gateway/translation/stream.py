@@ -9,7 +9,7 @@ its first chunk, and tool indexes are a 0-based counter of tool blocks, looked u
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.translation.converse_to_openai import (
@@ -23,6 +23,8 @@ from gateway.translation.converse_to_openai import (
 from gateway.translation.prepared import PreparedConversation
 
 Chunk = dict[str, Any]
+#: USD of a final usage served at (tier, latency): the stream's real cost, in its usage chunk.
+CostOf = Callable[[Mapping[str, Any], str, str], float]
 _JSON_BLOCK = -1  # tool index marker: a json_schema forced-tool block, streamed as content
 
 
@@ -33,6 +35,7 @@ class StreamTranslator:
         "_base_usage",
         "_blocks",
         "_calls",
+        "_cost_of",
         "_created",
         "_id",
         "_include_usage",
@@ -55,11 +58,13 @@ class StreamTranslator:
         created: int,
         include_usage: bool,
         prepared: PreparedConversation,
+        cost_of: CostOf | None = None,
     ) -> None:
         self._id = completion_id
         self._model = model
         self._created = created
         self._include_usage = include_usage
+        self._cost_of = cost_of
         self._json_tool = prepared.json_tool_name
         self._role_sent = False
         self._blocks: dict[int, int] = {}  # contentBlockIndex -> tool index (or _JSON_BLOCK)
@@ -120,6 +125,9 @@ class StreamTranslator:
             chunk = self._chunk({})
             chunk["choices"] = []
             chunk["usage"] = self.usage
+            if self._cost_of is not None:
+                cost = self._cost_of(self.usage, self.service_tier, self.latency)
+                chunk["usage"] = {**self.usage, "cost_usd": round(cost, 8)}
             chunk["service_tier"] = self.service_tier
             return [chunk]
         return []  # contentBlockStop and unknown events

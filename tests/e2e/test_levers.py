@@ -137,6 +137,7 @@ def test_streamed_cache_read_is_in_usage_and_metrics(
     assert chunks[-1].service_tier == "default"
     spent = _cost_metric(url, "cached", "sonnet-37") - before
     assert spent == pytest.approx(_cost(usage, SONNET), abs=1e-9)
+    assert (usage.model_extra or {})["cost_usd"] == pytest.approx(spent, abs=1e-8)
 
 
 @pytest.mark.parametrize(
@@ -196,6 +197,9 @@ def test_extra_field_not_allowed_is_a_400(api: openai.OpenAI, route: str, field:
     body: Any = info.value.body
     assert body["param"] == field
     assert body["message"] == f"Unrecognized request argument supplied: {field}"
+    if route == "cached":  # refused after routing: the header says the refusal cost nothing
+        assert info.value.response.headers["x-gateway-route"] == "cached"
+        assert float(info.value.response.headers["x-gateway-cost-usd"]) == 0.0
 
 
 def _file(name: str = "handbook.pdf", data: str = PDF) -> dict[str, Any]:
