@@ -14,15 +14,15 @@ IGNORED_FIELDS: tuple[str, ...] = (
     "user",
     "metadata",
     "store",
-    "service_tier",
     "safety_identifier",
-    "prompt_cache_key",
     "parallel_tool_calls",
     "verbosity",
     "stream_options.include_obfuscation",
     "seed",  # kept for the cache key, never sent to Bedrock
 )
-"""Accepted and ignored: Bedrock has no equivalent and ignoring them changes no answer's shape."""
+"""Accepted and ignored: Bedrock has no equivalent and ignoring them changes no answer's shape.
+(``service_tier`` becomes Bedrock's ``serviceTier``; ``prompt_cache_key`` scopes the
+prompt-cache estimate: see ``routing.levers`` and ``cache.prefixes``.)"""
 
 REFUSED_FIELDS: tuple[str, ...] = (
     "n (> 1)",
