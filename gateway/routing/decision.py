@@ -138,6 +138,7 @@ def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
 def decision_to_dict(decision: Decision) -> dict[str, Any]:
     """The explain endpoint's body: the route, the chosen model and every candidate."""
     guardrail = decision.guardrail
+    levers = decision.levers
     return {
         "route": decision.route,
         "strategy": decision.strategy,
@@ -157,6 +158,12 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
         },
         "timeout_s": decision.timeout_s,
         "cache": {"ttl_s": decision.cache.ttl_s, "when": decision.cache.when},
+        "levers": {
+            "prompt_cache": "auto" if levers.prompt_cache else "off",
+            "service_tier": levers.service_tier,
+            "latency": "optimized" if levers.latency_optimized else "standard",
+            "extra_fields": sorted(levers.extra_fields),
+        },
         "candidates": [_candidate_dict(c) for c in decision.candidates]
         + [_candidate_dict(c) for c in decision.excluded_detail],
     }

@@ -267,7 +267,14 @@ def _explained_cost(url: str, system: str, key: str | None = None) -> float:
         f"{url}/v1/gateway/explain", json=body, headers={"Authorization": f"Bearer {KEY}"}
     )
     assert response.status_code == 200, response.text
-    return float(response.json()["candidates"][0]["est_cost_usd"])
+    explained = response.json()
+    assert explained["levers"] == {
+        "prompt_cache": "auto",
+        "service_tier": "default",
+        "latency": "standard",
+        "extra_fields": [],
+    }
+    return float(explained["candidates"][0]["est_cost_usd"])
 
 
 def test_estimate_counts_cache_reads_of_a_known_prefix_per_cache_key(

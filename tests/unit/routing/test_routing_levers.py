@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from gateway.routing.levers import (
     price_of,
     requested_tier,
 )
-from gateway.routing.loader import load_policy_texts
+from gateway.routing.loader import load_policy, load_policy_texts
 from gateway.routing.schema import PolicyError
 from tests.unit.routing.routing_testkit import FakeStats
 
@@ -178,3 +179,11 @@ ESTIMATE_CASES = [
 )
 def test_estimate(name: str, route: str, fields: dict[str, Any], usd: float) -> None:
     assert _estimate(route, **fields) == pytest.approx(usd), name
+
+
+def test_the_saving_money_example_policy_compiles_cleanly() -> None:
+    path = Path(__file__).resolve().parents[3] / "load" / "examples" / "saving-money.yaml"
+    policy = load_policy(path, region="us-west-2")
+    assert policy.warnings == ()
+    assert policy.routes["sonnet"].levers.prompt_cache is False
+    assert policy.routes["oss-flex"].levers.service_tier == "flex"
