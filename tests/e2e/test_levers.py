@@ -294,3 +294,21 @@ def test_estimate_counts_cache_reads_of_a_known_prefix_per_cache_key(
     assert other == cold  # another cache key does not count team-a's prefix
     prefix_tokens = len(system) / 4
     assert cold - warm == pytest.approx(prefix_tokens * (SONNET[0] - SONNET[2]) / 1e6, rel=0.01)
+
+
+def test_replayed_stream_keeps_the_served_tier(api: openai.OpenAI) -> None:
+    """gpt-oss takes no tools while streaming: one Converse call replayed as a stream."""
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    chunks = list(
+        api.chat.completions.create(
+            model="batch",
+            messages=[{"role": "user", "content": "hello"}],
+            tools=[tool],  # type: ignore[list-item]
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    final = chunks[-1]
+    assert final.service_tier == "flex" and final.usage is not None
+    cost = (final.usage.model_extra or {})["cost_usd"]
+    assert cost == pytest.approx(_cost(final.usage, (0.035, 0.15)), abs=1e-8)
