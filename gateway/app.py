@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +33,7 @@ from gateway.routing.loader import load_policy
 from gateway.routing.stats import LocalStats
 from gateway.shadow.metrics import ShadowMetrics
 from gateway.shadow.runner import ShadowRunner
+from gateway.tracing import Tracing
 
 VERSION = "0.1.0"
 # What browser code may read of an answer when CORS is on.
@@ -100,6 +103,9 @@ async def disconnect_redis(state: GatewayState) -> None:
 
 def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
     state = build_state(settings, registry)
+    state.tracing = Tracing.from_environment(
+        os.environ, version=VERSION, capture_content=settings.log_prompts
+    )
     runner = ShadowRunner(
         state,
         metrics=ShadowMetrics(state.metrics.registry),
@@ -139,6 +145,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             await state.bedrock.close()
             if state.http is not None:
                 await state.http.close()
+            await asyncio.to_thread(state.tracing.shutdown)  # flushes the last spans
 
     app = GatewayApp(
         title="Bedrock LLM gateway",
@@ -146,6 +153,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Starlette's trailing-slash redirect builds its Location from the Host header: a
+        # response made of an untrusted value. A path with a slash is a plain 404 instead.
+        redirect_slashes=False,
     )
     app.state.gateway = state
     for module in (chat, embeddings, models, health, admin, shadow, ui):
@@ -166,13 +176,17 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     access_log = AccessLog(
         logging.getLogger("gateway.access"), json_format=settings.log_format == "json"
     )
-    app.add_middleware(CallContextMiddleware, metrics=state.metrics, access_log=access_log)
+    app.add_middleware(
+        CallContextMiddleware, metrics=state.metrics, access_log=access_log, tracing=state.tracing
+    )
     if not origins:  # with CORS on, every path goes through FastAPI's middleware
         hot = {
             "/v1/chat/completions": chat.chat_completions,
             "/v1/embeddings": embeddings.embeddings,
         }
-        app.fast_app = CallContextMiddleware(FastPath(hot), state.metrics, access_log)
+        app.fast_app = CallContextMiddleware(
+            FastPath(hot), state.metrics, access_log, state.tracing
+        )
         app.fast_paths = frozenset(hot)
     install_openapi(app)
     return app

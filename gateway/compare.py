@@ -75,7 +75,8 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     timeout = args.timeout or policy.defaults.timeout_s
-    result = asyncio.run(_replay(workload, models, args.concurrency, timeout))
+    residency = policy.defaults.residency_rank
+    result = asyncio.run(_replay(workload, models, args.concurrency, timeout, residency))
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() if args.json else table(result))
     return 0
 
@@ -131,7 +132,11 @@ class Outcome:
 
 
 async def _replay(
-    workload: list[Workload], models: list[ModelSpec], concurrency: int, timeout: float
+    workload: list[Workload],
+    models: list[ModelSpec],
+    concurrency: int,
+    timeout: float,
+    residency_rank: int,
 ) -> dict[str, Any]:
     from gateway.providers.bedrock import BedrockClient
 
@@ -149,6 +154,7 @@ async def _replay(
                         guardrail=None,
                         stream=item.stream,
                         timeout=timeout,
+                        residency_rank=residency_rank,
                     )
                 except GatewayError as err:
                     return Outcome(None, err.reason, time.perf_counter() - started)

@@ -101,6 +101,16 @@ class RequestTooLargeError(GatewayError):
     reason = "too_large"
 
 
+class ClientDisconnectedError(GatewayError):
+    """The client went away (mid-upload): its own outcome, 499 as nginx names it; never a 500,
+    so the 5xx alert stays quiet. The response is never read by anyone."""
+
+    status = 499
+    error_type = "invalid_request_error"
+    default_code = "client_disconnected"
+    reason = "client_disconnected"
+
+
 class AuthenticationError(GatewayError):
     status = 401
     error_type = "authentication_error"
@@ -214,6 +224,17 @@ class UpstreamTimeoutError(UpstreamError):
 class UpstreamServerError(UpstreamError):
     status = 500
     default_code = "upstream_server_error"
+    retryable = True
+    reason = "server_error"
+
+
+class UpstreamMalformedError(UpstreamError):
+    """Bedrock answered 200 with a body that is not what its API documents (invalid JSON, a
+    Converse answer without ``output.message.content``, usage that is not numbers): a bad
+    gateway upstream, not the gateway's own 500. Another candidate may answer properly."""
+
+    status = 502
+    default_code = "upstream_malformed_response"
     retryable = True
     reason = "server_error"
 

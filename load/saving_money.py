@@ -3,7 +3,7 @@ gateway's own ``gateway_cost_usd_total`` metric.
 
 The workload: a support assistant with a long system prompt (about 3,000 tokens) answering
 short questions, 20 requests per route. Routes (``load/examples/saving-money.yaml``):
-``sonnet`` (Claude 3.7 Sonnet, prompt caching off), ``sonnet-cached`` (the default ``auto``),
+``sonnet`` (Claude Sonnet 4.5, prompt caching off), ``sonnet-cached`` (the default ``auto``),
 ``oss`` (gpt-oss-20b, default tier) and ``oss-flex`` (``service_tier: flex``). The gateway runs
 in-process against the strict emulator in us-west-2, which reports cache reads and writes as
 Bedrock does; prices are the example catalogue's::

@@ -18,7 +18,7 @@ from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
 from gateway.api.deps import authenticate, get_state, read_json_body
 from gateway.api.flight import answer_once
-from gateway.api.limiting import admit, settle
+from gateway.api.limiting import admit, cost_bound, settle
 from gateway.api.openapi import chat_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.api.shadow_hook import ShadowHook
@@ -26,6 +26,7 @@ from gateway.api.state import GatewayState
 from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
 from gateway.cache.prefixes import scope_of
+from gateway.errors import UpstreamMalformedError
 from gateway.providers.bedrock import REQUEST_ID_KEY
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import choose
@@ -34,7 +35,12 @@ from gateway.routing.policy import ModelSpec
 from gateway.routing.stats import StatsView
 from gateway.schemas.chat import ChatCompletionRequest
 from gateway.schemas.parse import check_extras, parse_chat_request
-from gateway.translation.converse_to_openai import chat_completion, served_latency, served_tier
+from gateway.translation.converse_to_openai import (
+    chat_completion,
+    converse_problem,
+    served_latency,
+    served_tier,
+)
 from gateway.translation.openai_to_converse import (
     Levers,
     PreparedConversation,
@@ -70,6 +76,7 @@ async def plan_chat(
     ctx.tenant = authenticate(request, state)
     body = await read_json_body(request, state.settings.max_body_bytes)
     req = parse_chat_request(body)
+    ctx.requested_model = req.model
     if req.extras:
         check_extras(req.extras, state.policy.extra_fields)
     tier = requested_tier(req.service_tier)
@@ -96,11 +103,11 @@ async def plan_chat(
     state.recent_decisions.append((time.time(), decision))
     ctx.route = decision.route
     ctx.strategy = decision.strategy
+    ctx.deadline = time.monotonic() + decision.timeout_s
     if req.extras:
         check_extras(req.extras, decision.levers.extra_fields)
     first = decision.candidates[0]
     ctx.model, ctx.bedrock_id = first.model.name, first.call_id
-    ctx.cost_usd = first.est_cost_usd
     return ChatPlan(
         request=req,
         prepared=prepared,
@@ -167,10 +174,21 @@ async def chat_completions(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     plan = await plan_chat(request, state, ctx)
-    admission = await admit(state, ctx, plan.prepared.prompt_tokens + plan.decision.output_tokens)
+    prompt_tokens = plan.prepared.prompt_tokens
+    admission = await admit(
+        state,
+        ctx,
+        prompt_tokens + plan.decision.output_tokens,
+        cost_bound(plan.decision, prompt_tokens, plan.prepared.max_tokens),
+    )
     state.metrics.routing_decisions.labels(ctx.route, ctx.model, ctx.strategy).inc()
     cache_plan = plan_cache(
-        state, plan.request, plan.decision, ctx, request.headers.get("cache-control")
+        state,
+        plan.request,
+        plan.prepared,
+        plan.decision,
+        ctx,
+        request.headers.get("cache-control"),
     )
     hit = await lookup(state, cache_plan, ctx)
     if hit is not None:
@@ -230,6 +248,16 @@ def answer_from_cache(
     return replay_stream(chunks, ctx)
 
 
+def check_converse(model_id: str, resp: dict[str, Any]) -> None:
+    """A 200 that is not a Converse answer is a 502 naming the model (never a 500)."""
+    problem = converse_problem(resp)
+    if problem is not None:
+        raise UpstreamMalformedError(
+            f"Bedrock answered model {model_id} with a body that is not a Converse response: "
+            f"{problem}."
+        )
+
+
 async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -> dict[str, Any]:
     """A non-streamed answer: Converse with fallback, then the OpenAI body."""
     bedrock = state.require_bedrock()
@@ -239,6 +267,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         resp = await bedrock.converse(
             candidate.call_id, converse_bytes(plan, candidate), timeout=timeout
         )
+        check_converse(candidate.call_id, resp)
         elapsed = time.perf_counter() - started
         state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
         state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)
@@ -257,4 +286,5 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
     usage = completion.get("usage")
     record_usage(state, plan.decision, ctx, usage, ctx.service_tier, served_latency(resp))
     note_prefix(state, plan.cache_scope, plan.prepared, ctx.model, usage)
+    ctx.finish_reason = str((completion.get("choices") or [{}])[0].get("finish_reason") or "")
     return completion

@@ -7,12 +7,13 @@ import re
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from gateway.api.state import GatewayState
 from gateway.config import sha256_hex
 from gateway.errors import (
     AuthenticationError,
+    ClientDisconnectedError,
     InvalidRequestError,
     PermissionDeniedError,
     RequestTooLargeError,
@@ -56,14 +57,20 @@ def require_admin(request: Request, state: GatewayState) -> None:
 
 
 async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object; refused with 413 before reading past ``max_bytes``."""
+    """The body as a JSON object; refused with 413 before reading past ``max_bytes``; a client
+    that hangs up before its body arrived is a ``ClientDisconnectedError`` (499)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > max_bytes:
-            raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
-        raw = await request.body()  # the server stops at the declared length
-    else:
-        raw = await _read_bounded(request, max_bytes)
+    try:
+        if declared is not None and declared.isdigit():
+            if int(declared) > max_bytes:
+                raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
+            raw = await request.body()  # the server stops at the declared length
+        else:
+            raw = await _read_bounded(request, max_bytes)
+    except ClientDisconnect:
+        raise ClientDisconnectedError(
+            "The client closed the connection before its request body arrived."
+        ) from None
     if not raw.strip():
         raise InvalidRequestError("The request body is empty; expected a JSON object.")
     try:

@@ -14,6 +14,7 @@ from gateway.metrics import Metrics
 from gateway.routing.decision import Decision
 from gateway.routing.policy import Policy
 from gateway.routing.stats import LocalStats
+from gateway.tracing import Tracing
 
 RECENT_DECISIONS = 50
 
@@ -51,6 +52,7 @@ class GatewayState:
     http: aiohttp.ClientSession | None = None
     admin_key_hash: str | None = None
     rng: random.Random = field(default_factory=random.Random)
+    tracing: Tracing = field(default_factory=Tracing)
     #: The AWS region the policy is compiled for (inference profiles, region offers).
     region: str = "us-east-1"
     shadow: ShadowHook | None = None

@@ -23,12 +23,14 @@ from gateway.api.access_log import note_debug
 from gateway.api.accounting import note_prefix, record_usage, usage_cost
 from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
+from gateway.api.errors import note_disconnect
 from gateway.api.limiting import Admission, settle
 from gateway.api.pipeline import note_failure, with_fallback
 from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, Delta
-from gateway.errors import UpstreamError, UpstreamServerError
+from gateway.errors import UpstreamError, UpstreamMalformedError, UpstreamServerError
 from gateway.routing.decision import Candidate
+from gateway.routing.engine import estimate_cost
 from gateway.translation.prepared import PreparedConversation
 from gateway.translation.replay import converse_events
 from gateway.translation.sse import SSE_DONE, sse_error, sse_event
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from gateway.providers.bedrock import ConverseEventStream
 
 DRAIN_S = 1.0
+CLIENT_GONE = 499  # the status a stream the client cut is counted and logged with
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _PREAMBLE_EVENTS = frozenset({"messageStart"})
 
@@ -89,7 +92,7 @@ async def stream_chat(
     cache_plan: CachePlan,
     admission: Admission,
 ) -> Response:
-    from gateway.api.chat import converse_bytes
+    from gateway.api.chat import check_converse, converse_bytes
 
     bedrock = state.require_bedrock()
 
@@ -98,6 +101,7 @@ async def stream_chat(
         body = converse_bytes(plan, candidate)
         if replays_tools(plan.prepared, candidate):
             answer = await bedrock.converse(candidate.call_id, body, timeout=timeout)
+            check_converse(candidate.call_id, answer)
             ctx.upstream_request_id = str(
                 (answer.get("ResponseMetadata") or {}).get("RequestId", "")
             )
@@ -132,7 +136,7 @@ async def stream_chat(
     return StreamingResponse(
         _sse_body(state, plan, ctx, opened, translator, cache_plan, admission),
         media_type="text/event-stream",
-        headers=ctx.headers() | SSE_HEADERS,
+        headers=ctx.headers(cost_usd=opened.candidate.est_cost_usd) | SSE_HEADERS,
     )
 
 
@@ -161,14 +165,15 @@ async def _sse_body(
     deltas: list[Delta] = []
     keep = deltas.extend if cache_plan.key is not None else None
     try:
-        out = _feed(translator, opened.buffered, keep)
+        call_id = opened.candidate.call_id
+        out = _feed(translator, opened.buffered, keep, call_id)
         while translator.usage is None:  # Bedrock's `metadata` event ends the message
             if out:
                 yield out  # one write per network read of Bedrock's stream, not per event
             batch = await opened.stream.next_batch()
             if not batch:
                 break
-            out = _feed(translator, batch, keep)
+            out = _feed(translator, batch, keep, call_id)
         if not translator.finished:
             raise UpstreamServerError("Bedrock's stream ended before the message was complete.")
         elapsed = time.perf_counter() - opened.started
@@ -179,6 +184,7 @@ async def _sse_body(
             state, plan.decision, ctx, translator.usage, translator.service_tier, translator.latency
         )
         note_prefix(state, plan.cache_scope, plan.prepared, ctx.model, translator.usage)
+        ctx.finish_reason = translator.finish_reason or ""
         yield out + SSE_DONE
         await _drain(opened.stream)
         completion = translator.to_completion()
@@ -190,13 +196,25 @@ async def _sse_body(
             state.shadow.after_answer(plan, ctx, completion)
     except UpstreamError as err:
         ctx.status = err.status
-        ctx.cost_usd = 0.0  # no final usage: nothing is known to be billed
         note_failure(state, opened.candidate, err, retryable=err.retryable)
         yield sse_error(err)
+    except (asyncio.CancelledError, GeneratorExit):  # the client hung up mid-stream
+        ctx.status = CLIENT_GONE
+        note_disconnect(ctx.request_id, "stream")
+        raise
     finally:
+        if translator.usage is None:  # cut (client gone, or Bedrock failed): bill what ran
+            ctx.cost_usd = partial_cost(plan, opened.candidate, translator.text)
         with anyio.CancelScope(shield=True):
             await opened.stream.aclose()
             await settle(state, admission, ctx)
+
+
+def partial_cost(plan: ChatPlan, candidate: Candidate, text: str) -> float:
+    """The estimated cost of a stream cut before Bedrock reported usage: the prompt, and the
+    output sent so far (4 characters a token). Settles the budget's reservation."""
+    output_tokens = -(-len(text) // 4)
+    return estimate_cost(candidate.model, plan.prepared.prompt_tokens, output_tokens)
 
 
 async def _drain(stream: EventSource) -> None:
@@ -206,13 +224,25 @@ async def _drain(stream: EventSource) -> None:
             await stream.next_batch()
 
 
+#: What the translator raises on an event that is not shaped as Bedrock documents it.
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
 def _feed(
     translator: StreamTranslator,
     events: Iterable[tuple[str, dict[str, Any]]],
     keep: Callable[[Iterable[Delta]], None] | None,
+    model_id: str,
 ) -> bytes:
-    """The SSE bytes for a batch of Bedrock events."""
-    return b"".join(_encode(translator.feed(et, payload), keep) for et, payload in events)
+    """The SSE bytes for a batch of Bedrock events; an event of the wrong shape is a 502
+    naming the model (the stream then ends with an error event)."""
+    try:
+        return b"".join(_encode(translator.feed(et, payload), keep) for et, payload in events)
+    except _SHAPE_ERRORS as exc:
+        raise UpstreamMalformedError(
+            f"Bedrock's stream for model {model_id} sent an event that is not a ConverseStream "
+            f"event ({type(exc).__name__})."
+        ) from None
 
 
 def _encode(

@@ -2,8 +2,11 @@
 
 Every Redis call of the gateway goes through ``RedisConnection.run``: it is bounded by
 ``timeout_s`` (hard: the caller never waits on the clean-up of a call that timed out); any
-Redis, socket or timeout error is counted (``on_error(op)``), marks the connection unhealthy
-and makes ``run`` return None, so callers serve without Redis. While unhealthy nothing is sent
+Redis, socket or timeout error, and any reply of a type, shape or value the call did not
+expect (a key of the wrong type under the prefix, a Redis-compatible proxy answering oddly:
+redis-py's own reply parsing, or the call's checks, raise ``TypeError``/``ValueError``/...),
+is counted (``on_error(op)``), marks the connection unhealthy and makes ``run`` return None,
+so callers serve without Redis. While unhealthy nothing is sent
 until ``pause_s`` has passed; then one call probes, and its success ends the episode. Each
 episode logs one warning when it starts and one info when it ends.
 """
@@ -25,6 +28,20 @@ log = logging.getLogger("gateway.redis")
 
 T = TypeVar("T")
 RedisState = Literal["ok", "degraded"]
+
+#: What a call can raise when Redis answered something else than it should. A call checks its
+#: reply inside ``fn`` (``UnexpectedReplyError``), so a wrong reply is a failure like any other.
+_REPLY_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, UnicodeError)
+
+
+class UnexpectedReplyError(RedisError):
+    """A reply of a type, shape or value the call does not accept."""
+
+
+def expect(ok: bool, what: str) -> None:
+    """Raise ``UnexpectedReplyError`` unless ``ok`` (``what``: the reply that was wanted)."""
+    if not ok:
+        raise UnexpectedReplyError(f"unexpected reply: expected {what}")
 
 
 class RedisConnection:
@@ -104,19 +121,23 @@ class RedisConnection:
     async def run(self, op: str, fn: Callable[[Redis], Awaitable[T]]) -> T | None:
         """``fn(client)`` within the timeout; None when it failed or Redis is paused.
 
-        ``op`` labels the error metric (a fixed name such as ``cache_get``).
+        ``op`` labels the error metric (a fixed name such as ``cache_get``). ``fn`` parses and
+        checks the reply itself, so that a reply it cannot use fails here.
         """
-        if not self._healthy:
+        probe = not self._healthy
+        if probe:
             now = self._clock()
             if now < self._retry_at:
                 return None
             self._retry_at = now + self.pause_s  # this call is the probe; others keep waiting
         try:
             result = await self._bounded(fn)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError, *_REPLY_ERRORS) as exc:
             self._failed(op, exc)
             return None
-        if not self._healthy:
+        # Only the probe ends an outage: a call that was already in flight when another one
+        # failed proves little, and would log one recovery (and one more outage) per burst.
+        if probe and not self._healthy:
             self._healthy = True
             log.info("redis available again; caching, shared limits and shared stats resume")
         return result

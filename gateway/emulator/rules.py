@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from gateway.capabilities.lookup import geography_of, split_profile
+from gateway.capabilities.lookup import geography_of, row_for_base, split_profile
 from gateway.capabilities.model import ModelCapabilities
 from gateway.emulator.errors import EmulatorError, validation_error
 
@@ -87,10 +87,7 @@ class ModelTable:
         if ":application-inference-profile/" in model_id:
             return None
         geo, base = split_profile(model_id)
-        row = self._by_id.get(base)
-        if row is None:
-            variants = [r for r in self.rows if base.startswith(r.base_id)]
-            row = max(variants, key=lambda r: len(r.base_id), default=None)
+        row = row_for_base(base, self._by_id)
         return None if row is None else Resolved(row, geo)
 
 

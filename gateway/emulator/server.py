@@ -134,6 +134,8 @@ class _Operations:
         ref, caps = self._check_model(model_id, operation, region)
         fault = self.state.take_fault((ref.model_id, ref.base_id), operation)
         await _apply_fault(fault, ref)
+        if fault is not None and fault.mode == "wrong_shape":
+            return _json_response(WRONG_SHAPES[operation])
         payload = _parse_json(body)
         if operation == "invoke":
             return self._invoke(ref, payload, started)
@@ -191,6 +193,13 @@ class _Operations:
                 "x-amzn-bedrock-invocation-latency": str(latency_ms),
             },
         )
+
+
+#: 200 bodies of the ``wrong_shape`` fault: JSON objects, but not Bedrock's documented shape.
+WRONG_SHAPES: dict[str, Any] = {
+    "converse": {"output": "not an object", "stopReason": 7, "usage": {"inputTokens": "many"}},
+    "invoke": {"embedding": "not a vector", "inputTextTokenCount": "many"},
+}
 
 
 def _json_response(document: Any, headers: Mapping[str, str] | None = None) -> web.Response:

@@ -106,6 +106,8 @@ class Decision:
     output_tokens: int
     rule: int | None = None
     levers: Levers = field(default_factory=Levers)
+    #: How far the request's data may travel (``RESIDENCY_RANK``: region 0, geo 1, global 2).
+    residency_rank: int = 1
 
     @property
     def model(self) -> ModelSpec:

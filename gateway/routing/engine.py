@@ -155,6 +155,7 @@ def choose(
         output_tokens=out_tokens,
         rule=rule.index if rule is not None else None,
         levers=route.levers,
+        residency_rank=residency,
     )
 
 

@@ -44,7 +44,7 @@ def parse_chat_request(obj: object) -> ChatCompletionRequest:
     if extras:
         body = {key: value for key, value in body.items() if key in known}
     try:
-        req = ChatCompletionRequest.model_validate(body)
+        req = ChatCompletionRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise _to_invalid_request(exc, body) from None
     check_supported(req)
@@ -63,7 +63,7 @@ def parse_embedding_request(obj: object) -> EmbeddingRequest:
     """Validate a decoded JSON body as an embeddings request; token-id inputs are refused."""
     body = _require_object(obj)
     try:
-        req = EmbeddingRequest.model_validate(body)
+        req = EmbeddingRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise _to_invalid_request(exc, body) from None
     value = req.input

@@ -67,6 +67,54 @@ def served_latency(payload: Mapping[str, Any]) -> str:
     return latency if isinstance(latency, str) and latency else "standard"
 
 
+_USAGE_FIELDS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def usage_problem(bedrock_usage: object) -> str | None:
+    """Why a TokenUsage is not what Bedrock documents (absent is fine), else None."""
+    if bedrock_usage is None:
+        return None
+    if not isinstance(bedrock_usage, Mapping):
+        return "usage is not an object"
+    for name in _USAGE_FIELDS:
+        if name in bedrock_usage and not _count(bedrock_usage[name]):
+            return f"usage.{name} is not a token count"
+    return None
+
+
+def converse_problem(resp: Mapping[str, Any]) -> str | None:
+    """Why a Converse answer is not shaped as Bedrock documents it (``output.message.content``
+    a list of content blocks, ``stopReason`` a string, ``usage`` token counts), else None."""
+    output = resp.get("output")
+    message = output.get("message") if isinstance(output, Mapping) else None
+    content = message.get("content") if isinstance(message, Mapping) else None
+    if not isinstance(content, list):
+        return "no output.message.content list"
+    for i, block in enumerate(content):
+        if not isinstance(block, Mapping):
+            return f"output.message.content[{i}] is not an object"
+        text, use = block.get("text"), block.get("toolUse")
+        if "text" in block and not isinstance(text, str):
+            return f"output.message.content[{i}].text is not a string"
+        if "toolUse" in block and not (
+            isinstance(use, Mapping)
+            and isinstance(use.get("toolUseId"), str)
+            and isinstance(use.get("name"), str)
+        ):
+            return f"output.message.content[{i}].toolUse has no toolUseId and name"
+        thinking = block.get("reasoningContent")
+        if "reasoningContent" in block and not isinstance(thinking, Mapping):
+            return f"output.message.content[{i}].reasoningContent is not an object"
+    stop = resp.get("stopReason")
+    if stop is not None and not isinstance(stop, str):
+        return "stopReason is not a string"
+    return usage_problem(resp.get("usage"))
+
+
 def tool_call(tool_id: str, name: str, arguments: str) -> dict[str, Any]:
     return {"id": tool_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 

@@ -3,8 +3,9 @@
 The openai SDK's accumulator concatenates string fields and uses ``tool_calls[].index`` as a
 list position (reference §4.3), so: the role is sent once, a tool call's id and name only in
 its first chunk, and tool indexes are a 0-based counter of tool blocks, looked up by
-``contentBlockIndex``. Exception events are not handled here: the I/O layer turns them into a
-``GatewayError`` and ``sse.sse_error``.
+``contentBlockIndex``. An event of the wrong shape raises ``TypeError``/``KeyError``/... (the
+I/O layer answers a 502 naming the model). Exception events are not handled here: the I/O
+layer turns them into a ``GatewayError`` and ``sse.sse_error``.
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ class StreamTranslator:
         delta = payload.get("delta") or {}
         text = delta.get("text")
         if text is not None:
+            if not isinstance(text, str):  # the caller turns this into a 502 naming the model
+                raise TypeError("contentBlockDelta text is not a string")
             if not text:
                 return []
             self._texts.append(text)
@@ -159,6 +162,8 @@ class StreamTranslator:
         use = delta.get("toolUse")
         if use is not None:
             fragment = use.get("input") or ""
+            if not isinstance(fragment, str):
+                raise TypeError("contentBlockDelta toolUse.input is not a string")
             k = self._blocks.get(payload.get("contentBlockIndex", 0))
             if not fragment or k is None:
                 return []

@@ -112,3 +112,30 @@ def test_tenants_never_share_answers(gateway: GatewayServer, client: openai.Open
     kids = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="sk-e2e-kids", max_retries=0)
     assert _plain(kids, text).headers["x-gateway-cache"] == "miss"
     assert _plain(kids, text).headers["x-gateway-cache"] == "hit"
+
+
+def test_header_rule_to_guarded_route_is_not_answered_from_unguarded_entry(
+    client: openai.OpenAI, emulator: RunningEmulator
+) -> None:
+    """The same body, sent by a header rule to a guarded tier-3 route, is a different question:
+    the unguarded route's entry must not answer it (the guardrail must get to intervene)."""
+    text = f"forbidden topic {uuid.uuid4()}"
+    plain = _plain(client, text)
+    assert plain.headers["x-gateway-cache"] == "miss"
+    assert validate_completion(plain.http_response.content).choices[0].finish_reason == "stop"
+    before = _calls(emulator)
+    guarded = client.chat.completions.with_raw_response.create(
+        **_body(text), extra_headers={"x-data-class": "confidential"}
+    )
+    assert guarded.headers["x-gateway-route"] == "guarded"
+    assert guarded.headers["x-gateway-cache"] == "miss"
+    assert _calls(emulator) == before + 1
+    reply = validate_completion(guarded.http_response.content)
+    assert reply.choices[0].finish_reason == "content_filter"
+    again = client.chat.completions.with_raw_response.create(
+        **_body(text), extra_headers={"x-data-class": "confidential"}
+    )
+    assert again.headers["x-gateway-cache"] == "hit"
+    assert validate_completion(again.http_response.content).choices[0].finish_reason == (
+        "content_filter"
+    )

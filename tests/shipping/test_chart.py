@@ -413,3 +413,25 @@ def test_chart_files_are_all_used() -> None:
         "files/policies/default.yaml",
     ]
     assert Path(CHART / "values.schema.json").is_file()
+
+
+def test_tracing_values_set_the_standard_otel_variables(chart: helm_python.Chart) -> None:
+    assert not any(n.startswith("OTEL_") for n in env_of(gateway_container(render(chart))))
+    values = {
+        "tracing": {
+            "otlpEndpoint": "http://otel-collector.observability:4318",
+            "sampler": "parentbased_traceidratio",
+            "samplerArg": "0.1",
+        },
+        "networkPolicy": {"enabled": True},
+    }
+    docs = render(chart, values)
+    env = {name: e.get("value") for name, e in env_of(gateway_container(docs)).items()}
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
+    assert env["OTEL_SERVICE_NAME"] == "llm-gateway"
+    assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    spec = find(docs, "NetworkPolicy")["spec"]
+    assert 4318 in [p["port"] for rule in spec["egress"] for p in rule["ports"]]
+    with pytest.raises(helm_python.HelmValuesError):
+        chart.render(values={"tracing": {"sampler": "sometimes"}}, name="gw")

@@ -18,7 +18,7 @@ from gateway.translation.openai_to_converse import converse_body
 from tests.e2e.shadow.conftest import POLICY
 
 REQUESTS = Path(__file__).parent / "data" / "requests.jsonl"
-MODELS = ["claude-3-haiku", "nova-lite", "mistral-7b"]
+MODELS = ["claude-3-haiku", "nova-lite", "mistral-large"]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -61,8 +61,8 @@ def test_compare_json_matches_the_emulators_answers(
         assert row["latency_ms"]["n"] == 3
         assert emulator.state.counts()[policy.models[name].bedrock_id]["converse"] == 3
     # Texts name the model, so only the tool-call answer can match the reference exactly.
-    assert result["models"]["mistral-7b"]["agreement"]["exact"] == {"rate": 0.333333, "n": 3}
-    assert result["models"]["mistral-7b"]["agreement"]["tool_calls"] == {"rate": 1.0, "n": 1}
+    assert result["models"]["mistral-large"]["agreement"]["exact"] == {"rate": 0.333333, "n": 3}
+    assert result["models"]["mistral-large"]["agreement"]["tool_calls"] == {"rate": 1.0, "n": 1}
     assert result["models"]["nova-lite"]["agreement"]["exact"] == {"rate": 0.0, "n": 3}
     assert result["models"]["nova-lite"]["agreement"]["tool_calls"] == {"rate": 0.0, "n": 1}
     assert result["models"]["claude-3-haiku"]["agreement"]["exact"] == {"rate": 1.0, "n": 3}
@@ -71,7 +71,7 @@ def test_compare_json_matches_the_emulators_answers(
 def test_compare_prints_a_table_and_counts_errors(
     emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    emulator.state.set_fault("mistral.mistral-7b-instruct-v0:2", "throttle")
+    emulator.state.set_fault("mistral.mistral-large-2402-v1:0", "throttle")
     args = parse(
         ["--policy", str(POLICY), "--models", ",".join(MODELS), "--concurrency", "2", str(REQUESTS)]
     )
@@ -85,7 +85,7 @@ def test_compare_prints_a_table_and_counts_errors(
     assert f"{tokens_in}/{tokens_out}" in rows["claude-3-haiku"]
     assert f"{haiku_cost:.6f}" in rows["claude-3-haiku"]
     assert "(reference)" in rows["claude-3-haiku"]
-    assert "throttled 3" in rows["mistral-7b"]
+    assert "throttled 3" in rows["mistral-large"]
     assert "33% (3)" in rows["nova-lite"] and "100% (1)" in rows["nova-lite"]
 
 

@@ -93,7 +93,7 @@ def test_page_shows_routes_and_the_shadow_table_after_traffic(
         assert routes == list(gateway.state.policy.routes)
         rows = watch.page.locator("#shadow tbody tr").all_inner_texts()
         shadows = sorted(row.split("\t")[2] for row in rows)
-        assert shadows == ["llama3-70b", "mistral-large", "nova-lite"]
+        assert shadows == ["llama3-1-70b", "mistral-large", "nova-lite"]
         assert all(row.split("\t")[:2] == ["shadowed", "claude-3-haiku"] for row in rows)
         assert watch.page.locator("#shadow-chart circle").count() == 3
         decisions = watch.page.locator("#decisions tbody tr").all_inner_texts()

@@ -11,9 +11,9 @@ from gateway.emulator import rules
 from gateway.emulator.runner import RunningEmulator
 from tests.support.emulator_strict import client, refusal
 
-SONNET = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 HAIKU3 = "anthropic.claude-3-haiku-20240307-v1:0"
-HAIKU35 = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+LLAMA70 = "meta.llama3-1-70b-instruct-v1:0"
 GPT_OSS = "openai.gpt-oss-20b-1:0"
 LLAMA = "meta.llama3-1-8b-instruct-v1:0"
 POINT = {"cachePoint": {"type": "default"}}
@@ -119,5 +119,5 @@ def test_levers_the_model_lacks_are_refused(
 def test_offered_tier_and_latency_are_served_and_echoed(west: Any) -> None:
     flex = west.converse(modelId=GPT_OSS, messages=USER, serviceTier={"type": "flex"})
     assert flex["serviceTier"] == {"type": "flex"}
-    fast = west.converse(modelId=HAIKU35, messages=USER, performanceConfig={"latency": "optimized"})
+    fast = west.converse(modelId=LLAMA70, messages=USER, performanceConfig={"latency": "optimized"})
     assert fast["performanceConfig"] == {"latency": "optimized"}

@@ -48,7 +48,8 @@ async def test_tokens_limit() -> None:
 async def test_budget_comes_first_and_consumes_no_rate() -> None:
     limits = MemoryLimits(clock=Clock())
     t = tenant(RateLimit(1, None), usd=2.0)
-    await settle_usage(limits, t, estimated_tokens=0, actual_tokens=0, usd=2.5)
+    hold = await check_limits(limits, tenant(usd=2.0), 0, reserve_usd=1.0)
+    await settle_usage(limits, t, estimated_tokens=0, actual_tokens=0, usd=2.5, hold=hold)
     with pytest.raises(QuotaExceededError) as info:
         await check_limits(limits, t, 1)
     err = info.value
@@ -73,3 +74,20 @@ async def test_settle_usage_corrects_tokens() -> None:
     await check_limits(limits, t, 800)
     with pytest.raises(RateLimitError):
         await check_limits(limits, t, 1)
+
+
+async def test_a_rate_limited_request_releases_its_reservation() -> None:
+    limits = MemoryLimits(clock=Clock())
+    t = tenant(RateLimit(1, None), usd=1.0)
+    await check_limits(limits, t, 1, reserve_usd=0.25)
+    with pytest.raises(RateLimitError):
+        await check_limits(limits, t, 1, reserve_usd=0.5)
+    assert limits.spent_today("kids-app") == pytest.approx(0.25)
+
+
+async def test_a_failed_call_releases_its_reservation() -> None:
+    limits = MemoryLimits(clock=Clock())
+    t = tenant(usd=1.0)
+    hold = await check_limits(limits, t, 1, reserve_usd=0.9)
+    await settle_usage(limits, t, estimated_tokens=1, actual_tokens=0, usd=0.0, hold=hold)
+    assert limits.spent_today("kids-app") == 0

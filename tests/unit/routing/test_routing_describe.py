@@ -10,12 +10,12 @@ from gateway.routing import Policy, describe_policy
 @pytest.mark.parametrize(
     "fragment",
     [
-        "24 models (20 chat, 4 embedding), 5 routes, 3 rules, 1 tenants; default route: auto",
+        "45 models (40 chat, 5 embedding), 5 routes, 3 rules, 1 tenants; default route: auto",
         "route auto: balanced (cost 0.5 / latency 0.5;",
         "route fast: latency (explore 0.05;",
         "route safe: cost (tier >= 3;",
-        "anthropic.claude-3-haiku-20240307-v1:0",
-        "0.25 / 1.25",
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+        "1 / 5",
         "200000",
         "tenant default: 0 keys, routes *, tier >= 1",
     ],

@@ -25,8 +25,8 @@ from gateway.routing.schema import PolicyError
 from tests.unit.routing.routing_testkit import FakeStats
 
 GPT_OSS = capabilities_for("openai.gpt-oss-20b-1:0")
-HAIKU35 = capabilities_for("anthropic.claude-3-5-haiku-20241022-v1:0")
-SONNET = capabilities_for("anthropic.claude-3-7-sonnet-20250219-v1:0")
+LLAMA70 = capabilities_for("meta.llama3-1-70b-instruct-v1:0")
+SONNET = capabilities_for("anthropic.claude-sonnet-4-5-20250929-v1:0")
 FLEX = Price(0.035, 0.15)
 OPTIMIZED = Price(1.0, 5.0)
 
@@ -41,13 +41,12 @@ LEVER_CASES: list[tuple[str, Levers, Any, dict[str, Price], str, str | None, Cal
      None, CallLevers()),
     ("tier the model lacks is not sent", Levers(service_tier="flex"), SONNET, {"flex": FLEX},
      "us-east-1", None, CallLevers(prompt_cache=True)),
-    ("latency optimized in an offering region", Levers(latency_optimized=True), HAIKU35,
-     {"latency_optimized": OPTIMIZED}, "us-west-2", None,
-     CallLevers(prompt_cache=True, latency_optimized=True)),
-    ("latency optimized elsewhere: standard", Levers(latency_optimized=True), HAIKU35,
-     {"latency_optimized": OPTIMIZED}, "us-east-1", None, CallLevers(prompt_cache=True)),
-    ("latency optimized without a price: standard", Levers(latency_optimized=True), HAIKU35, {},
-     "us-west-2", None, CallLevers(prompt_cache=True)),
+    ("latency optimized in an offering region", Levers(latency_optimized=True), LLAMA70,
+     {"latency_optimized": OPTIMIZED}, "us-west-2", None, CallLevers(latency_optimized=True)),
+    ("latency optimized elsewhere: standard", Levers(latency_optimized=True), LLAMA70,
+     {"latency_optimized": OPTIMIZED}, "us-east-1", None, CallLevers()),
+    ("latency optimized without a price: standard", Levers(latency_optimized=True), LLAMA70, {},
+     "us-west-2", None, CallLevers()),
     ("prompt cache off", Levers(prompt_cache=False), SONNET, {}, "us-east-1", None, CallLevers()),
     ("unknown model: nothing", Levers(service_tier="flex"), None, {"flex": FLEX}, "us-east-1", None,
      CallLevers()),
@@ -113,7 +112,7 @@ POLICY = """
 version: 1
 models:
   sonnet:
-    bedrock_id: us.anthropic.claude-3-7-sonnet-20250219-v1:0
+    bedrock_id: us.anthropic.claude-sonnet-4-5-20250929-v1:0
     price: {input_per_mtok: 3.0, output_per_mtok: 15.0, cache_read_per_mtok: 0.3}
     context_window: 200000
   oss:

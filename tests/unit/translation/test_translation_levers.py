@@ -16,7 +16,7 @@ from gateway.translation.levers import Levers
 from gateway.translation.openai_to_converse import converse_body, prepare_conversation
 from tests.unit.translation.translation_checks import validate_converse
 
-SONNET = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"  # caching: 1024 tokens, 4 points
+SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"  # caching: 1024 tokens, 4 points
 HAIKU3 = "anthropic.claude-3-haiku-20240307-v1:0"  # no prompt caching
 LONG = "x" * 4400  # 1100 tokens (characters / 4)
 TOOL = {
