@@ -20,6 +20,7 @@ from gateway.api.errors import handle_gateway_error, handle_http_error, handle_u
 from gateway.api.fastpath import FastPath, GatewayApp
 from gateway.api.middleware import CallContextMiddleware
 from gateway.api.openapi import install_openapi
+from gateway.api.region_discovery import RegionDiscovery
 from gateway.api.reloader import PolicyWatcher
 from gateway.api.state import GatewayState
 from gateway.cache.store import MemoryCache
@@ -29,6 +30,7 @@ from gateway.limits.memory import MemoryLimits
 from gateway.metrics import Metrics
 from gateway.providers.aws_config import policy_region
 from gateway.providers.bedrock import BedrockClient
+from gateway.providers.discovery import discovery_applies
 from gateway.routing.loader import load_policy
 from gateway.routing.stats import LocalStats
 from gateway.shadow.metrics import ShadowMetrics
@@ -58,7 +60,11 @@ def build_state(settings: Settings, registry: CollectorRegistry | None = None) -
         settings=settings,
         policy=policy,
         policy_source=str(settings.policies),
-        metrics=Metrics(registry or CollectorRegistry(), version=VERSION),
+        metrics=Metrics(
+            registry or CollectorRegistry(),
+            version=VERSION,
+            tenant_labels=settings.metrics_tenant_labels,
+        ),
         stats=LocalStats(),
         cache=MemoryCache(),
         limits=MemoryLimits(),
@@ -66,6 +72,24 @@ def build_state(settings: Settings, registry: CollectorRegistry | None = None) -
         rng=random.Random(),
         region=region,
     )
+
+
+def start_discovery(state: GatewayState) -> RegionDiscovery | None:
+    """The background region discovery, when it applies (``GATEWAY_DISCOVERY``)."""
+    settings, bedrock = state.settings, state.require_bedrock()
+    if settings.discovery_interval_s <= 0:
+        return None
+    if not discovery_applies(settings.discovery, bedrock.endpoint_url):
+        return None
+    discovery = RegionDiscovery(
+        state,
+        region=bedrock.region,
+        interval_s=settings.discovery_interval_s,
+        timeout_s=settings.discovery_timeout_s,
+    )
+    discovery.start()
+    state.discovery = discovery
+    return discovery
 
 
 def connect_redis(state: GatewayState, url: str) -> None:
@@ -135,9 +159,12 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         await runner.start()
         watcher = PolicyWatcher(state)
         watcher.start()
+        discovery = start_discovery(state)
         try:
             yield
         finally:
+            if discovery is not None:
+                await discovery.stop()
             await watcher.stop()
             await runner.aclose()
             await disconnect_redis(state)

@@ -14,6 +14,8 @@ the OpenAI ``error.type`` so that the openai SDK raises the matching exception c
     │   └── QuotaExceededError        429 insufficient_quota       (budget spent)
     ├── NoCandidateError              400 invalid_request_error   (routing excluded every model)
     ├── GatewaySaturatedError         503 server_error             (no free upstream connection)
+    ├── DiscoveryError                503 server_error             (control-plane listings failed;
+    │                                                               logged, never sent to a client)
     └── UpstreamError                 502 server_error             (``reason`` labels the failure)
         ├── UpstreamValidationError   400 invalid_request_error   (Bedrock refused the request)
         ├── UpstreamAccessDeniedError 403 permission_error
@@ -148,6 +150,13 @@ class QuotaExceededError(RateLimitError):
 class NoCandidateError(InvalidRequestError):
     default_code = "no_candidate_model"
     reason = "no_candidate"
+
+
+class DiscoveryError(GatewayError):
+    """ListFoundationModels/ListInferenceProfiles failed: the last known offer stays."""
+
+    status = 503
+    reason = "discovery_failed"
 
 
 class GatewaySaturatedError(GatewayError):

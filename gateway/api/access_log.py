@@ -26,6 +26,7 @@ class AccessLog:
             "event": "request",
             "request_id": ctx.request_id,
             "tenant": ctx.tenant,
+            "requested": ctx.requested,
             "route": ctx.route,
             "model": ctx.model,
             "bedrock_id": ctx.bedrock_id,
@@ -46,8 +47,9 @@ class AccessLog:
             record["debug"] = ctx.debug
         if self._json:
             self._logger.info(orjson.dumps(record).decode())
-        else:
-            self._logger.info(" ".join(f"{k}={v}" for k, v in record.items()))
+        else:  # what is unknown (no route yet, no first token) is left out, not "None"
+            text = " ".join(f"{k}={v}" for k, v in record.items() if v is not None and v != "")
+            self._logger.info(text)
 
 
 DEBUG_TEXT_CHARS = 2000

@@ -58,7 +58,9 @@ def record_usage(
     tokens.labels(ctx.model, "output").inc(output)
     if cached:
         tokens.labels(ctx.model, "cached").inc(cached)
-    state.metrics.cost.labels(decision.route, ctx.model, ctx.tenant).inc(ctx.cost_usd)
+    state.metrics.cost.labels(decision.route, ctx.model, state.metrics.tenant(ctx.tenant)).inc(
+        ctx.cost_usd
+    )
 
 
 def note_prefix(

@@ -16,9 +16,17 @@ from gateway.api.access_log import note_debug
 from gateway.api.accounting import note_prefix, record_usage, usage_cost
 from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
-from gateway.api.deps import authenticate, get_state, read_json_body
+from gateway.api.deps import (
+    authenticate,
+    check_json_depth,
+    decode_json_body,
+    get_state,
+    read_body,
+    request_bounds,
+    requested_model,
+)
 from gateway.api.flight import answer_once
-from gateway.api.limiting import admit, cost_bound, settle
+from gateway.api.limiting import admit, admit_caller, cost_bound, settle
 from gateway.api.openapi import chat_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.api.shadow_hook import ShadowHook
@@ -33,6 +41,7 @@ from gateway.routing.engine import choose
 from gateway.routing.levers import call_levers, requested_tier
 from gateway.routing.policy import ModelSpec
 from gateway.routing.stats import StatsView
+from gateway.schemas.bounds import check_chat_bytes, check_chat_counts
 from gateway.schemas.chat import ChatCompletionRequest
 from gateway.schemas.parse import check_extras, parse_chat_request
 from gateway.translation.converse_to_openai import (
@@ -74,9 +83,15 @@ async def plan_chat(
     """Everything up to the routing decision; shared by chat and ``/v1/gateway/explain``
     (which passes read-only ``stats`` so that explaining never takes a circuit's probe)."""
     ctx.tenant = authenticate(request, state)
-    body = await read_json_body(request, state.settings.max_body_bytes)
+    await admit_caller(state, ctx)
+    raw = await read_body(request, state.settings.max_body_bytes)
+    bounds = request_bounds(state.settings)
+    check_chat_bytes(raw, bounds)
+    body = decode_json_body(raw, check_depth=False)
+    ctx.requested = requested_model(body)
+    check_chat_counts(body, bounds)
+    check_json_depth(body, raw)
     req = parse_chat_request(body)
-    ctx.requested_model = req.model
     if req.extras:
         check_extras(req.extras, state.policy.extra_fields)
     tier = requested_tier(req.service_tier)

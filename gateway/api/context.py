@@ -25,6 +25,7 @@ class CallContext:
 
     request_id: str
     tenant: str = ""
+    requested: str = ""  # the body's ``model``, as the client wrote it (even when refused)
     route: str = ""
     strategy: str = ""
     model: str = ""
@@ -41,7 +42,6 @@ class CallContext:
     debug: dict[str, str] | None = None  # prompt and answer, only with GATEWAY_LOG_PROMPTS
     status: int = 200
     upstream_request_id: str = ""  # Bedrock's x-amzn-RequestId of the last attempt
-    requested_model: str = ""  # what the client put in "model"
     finish_reason: str = ""  # OpenAI's finish_reason of the answer
     #: ``time.monotonic()`` by which the request must be answered (set once it is routed):
     #: waiting for another replica's answer and every attempt share it.

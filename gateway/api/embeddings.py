@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from gateway.api.accounting import record_usage
 from gateway.api.context import CallContext
-from gateway.api.deps import authenticate, get_state, read_json_body
-from gateway.api.limiting import admit, cost_bound, settle
+from gateway.api.deps import authenticate, get_state, read_json_body, requested_model
+from gateway.api.limiting import admit, admit_caller, cost_bound, settle
 from gateway.api.openapi import embedding_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.errors import UpstreamMalformedError
@@ -46,8 +46,10 @@ async def embeddings(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     ctx.tenant = authenticate(request, state)
-    req = parse_embedding_request(await read_json_body(request, state.settings.max_body_bytes))
-    ctx.requested_model = req.model
+    await admit_caller(state, ctx)
+    body = await read_json_body(request, state.settings.max_body_bytes)
+    ctx.requested = requested_model(body)
+    req = parse_embedding_request(body)
     texts = [req.input] if isinstance(req.input, str) else [str(t) for t in req.input]
     estimated = estimate_tokens(texts)
     decision = choose(

@@ -1,4 +1,4 @@
-"""API: a tenant's rate limit and budget around a model call — reserved first, settled after."""
+"""API: a tenant's rate limit and budget: checked before the body, reserved, settled after."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from gateway.api.context import CallContext
 from gateway.api.state import GatewayState
 from gateway.errors import RateLimitError
 from gateway.limits.backend import SpendHold
-from gateway.limits.enforce import check_limits, settle_usage
+from gateway.limits.enforce import check_caller, check_limits, settle_usage
 from gateway.routing.decision import Decision
 from gateway.routing.engine import estimate_cost
 from gateway.routing.policy import Tenant
@@ -45,6 +45,19 @@ def cost_bound(decision: Decision, prompt_tokens: int, max_tokens: int | None) -
     return worst
 
 
+async def admit_caller(state: GatewayState, ctx: CallContext) -> None:
+    """Before the body is read (its size is the client's choice): a spent budget or an
+    exhausted request rate is refused while the request has cost next to nothing."""
+    tenant = state.policy.tenants.get(ctx.tenant)
+    if tenant is None or (tenant.rate_limit is None and tenant.usd_per_day is None):
+        return
+    try:
+        await check_caller(state.limits, tenant)
+    except RateLimitError:
+        state.metrics.rate_limited.labels(state.metrics.tenant(tenant.name)).inc()
+        raise
+
+
 async def admit(
     state: GatewayState, ctx: CallContext, estimated_tokens: int, reserve_usd: float = 0.0
 ) -> Admission:
@@ -56,7 +69,7 @@ async def admit(
     try:
         hold = await check_limits(state.limits, tenant, estimated_tokens, reserve_usd)
     except RateLimitError:
-        state.metrics.rate_limited.labels(tenant.name).inc()
+        state.metrics.rate_limited.labels(state.metrics.tenant(tenant.name)).inc()
         raise
     return Admission(tenant, estimated_tokens, hold)
 

@@ -78,7 +78,7 @@ class CallContextMiddleware:
                 "http.response.status_code": ctx.status,
                 "gen_ai.operation.name": operation,
                 "gen_ai.provider.name": PROVIDER,
-                "gen_ai.request.model": ctx.requested_model,
+                "gen_ai.request.model": ctx.requested,
                 "gen_ai.response.model": ctx.bedrock_id,
                 "gen_ai.usage.input_tokens": ctx.input_tokens or None,
                 "gen_ai.usage.output_tokens": ctx.output_tokens or None,

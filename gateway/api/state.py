@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ RECENT_DECISIONS = 50
 if TYPE_CHECKING:
     import aiohttp
 
+    from gateway.api.region_discovery import RegionDiscovery
     from gateway.api.shadow_hook import ShadowHook
     from gateway.cache.redis_client import RedisConnection
     from gateway.cache.shared_stats import SharedStats
@@ -51,11 +53,14 @@ class GatewayState:
     bedrock: BedrockClient | None = None
     http: aiohttp.ClientSession | None = None
     admin_key_hash: str | None = None
+    # When ``policy`` was loaded (Unix seconds): the ``created`` of /v1/models.
+    policy_loaded_at: int = field(default_factory=lambda: int(time.time()))
     rng: random.Random = field(default_factory=random.Random)
     tracing: Tracing = field(default_factory=Tracing)
     #: The AWS region the policy is compiled for (inference profiles, region offers).
     region: str = "us-east-1"
     shadow: ShadowHook | None = None
+    discovery: RegionDiscovery | None = None
     #: Prompt prefixes Bedrock holds cached lately (for cost estimates).
     prefixes: PrefixTracker = field(default_factory=PrefixTracker)
     # The latest routing decisions with their wall-clock time, for the /ui page.

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from gateway.emulator.intent import embedded_schema, json_asked, relevant_tool, system_text
 from gateway.emulator.rules import long_reply_tokens
 from gateway.emulator.state import Behaviour
 
@@ -129,11 +130,8 @@ def _choose_tool(tool_config: dict[str, Any], user_text: str) -> tuple[dict[str,
         wanted = choice["tool"].get("name")
         named = [spec for spec in specs if spec["name"] == wanted]
         return (named[0], False) if named else None
-    lowered = user_text.lower()
-    for spec in specs:
-        if spec["name"].lower() in lowered:
-            return spec, True
-    return None
+    spec = relevant_tool(specs, user_text)  # auto: only when the prompt plausibly needs it
+    return None if spec is None else (spec, True)
 
 
 def _schema_value(prop: str, schema: Any) -> Any:
@@ -159,6 +157,14 @@ def tool_arguments(spec: dict[str, Any]) -> dict[str, Any]:
         properties
     )
     return {name: _schema_value(name, properties[name]) for name in names}
+
+
+def json_reply(body: dict[str, Any], said: str) -> str:
+    """One JSON object: shaped by the schema the system prompt embeds, else ``{"answer": ...}``."""
+    schema = embedded_schema(system_text(body))
+    if schema is None or schema.get("type", "object") != "object":
+        return orjson.dumps({"answer": said}).decode()
+    return orjson.dumps(tool_arguments({"inputSchema": {"json": schema}})).decode()
 
 
 def tool_use_id(model_id: str, user_text: str, tool_name: str) -> str:
@@ -202,6 +208,8 @@ def answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> A
         long_tokens = long_reply_tokens(user_text)
         if long_tokens is not None:
             reply = LONG_WORD * long_tokens
+        elif json_asked(body):
+            reply = json_reply(body, reply)
     if behaviour is not None and behaviour.reply is not None:
         reply = behaviour.reply
     reply, stop_reason = _limit(reply, body.get("inferenceConfig") or {})

@@ -1,4 +1,5 @@
-"""Limits: a tenant's budget reserved and rate limit taken before the call, settled after it."""
+"""Limits: a tenant's budget and request rate checked before the body is read; the budget
+reserved and the tokens taken once the request is priced; both settled after the call."""
 
 from __future__ import annotations
 
@@ -7,12 +8,35 @@ from gateway.limits.backend import LimitResult, LimitsBackend, SpendHold
 from gateway.routing.policy import RateLimit, Tenant
 
 
+async def check_caller(backend: LimitsBackend, tenant: Tenant) -> None:
+    """Before the body is read: refuse a tenant whose budget is spent (read only: nothing is
+    reserved yet), and take the request from its requests-per-minute bucket, so work that
+    grows with the body is only done for a caller that may ask now."""
+    if tenant.usd_per_day is not None:
+        spend = await backend.spend_allowed(tenant.name, tenant.usd_per_day)
+        if not spend.allowed:
+            raise QuotaExceededError(
+                f"Daily budget of ${tenant.usd_per_day:g} for tenant '{tenant.name}' is spent; "
+                "it resets at 00:00 UTC.",
+                retry_after=spend.retry_after_s,
+            )
+    limit = tenant.rate_limit
+    if limit is None or not limit.requests_per_minute:
+        return
+    result = await backend.acquire(tenant.name, RateLimit(limit.requests_per_minute, None), 0)
+    if not result.allowed:
+        raise RateLimitError(
+            _rate_message(tenant.name, limit, result), retry_after=result.retry_after_s
+        )
+
+
 async def check_limits(
     backend: LimitsBackend, tenant: Tenant, estimated_tokens: int, reserve_usd: float = 0.0
 ) -> SpendHold | None:
     """Reserve ``reserve_usd`` of today's budget (the hold to settle), raising
     ``QuotaExceededError`` when it is spent; then ``RateLimitError`` (the hold released) when
-    the request does not fit the tenant's rate limit (which then consumes nothing)."""
+    the estimate does not fit the tenant's tokens per minute (which then consumes nothing;
+    the request itself was taken by ``check_caller``)."""
     hold = None
     if tenant.usd_per_day is not None:
         spend, hold = await backend.reserve_spend(tenant.name, tenant.usd_per_day, reserve_usd)
@@ -23,9 +47,10 @@ async def check_limits(
                 retry_after=spend.retry_after_s,
             )
     limit = tenant.rate_limit
-    if limit is None or not (limit.requests_per_minute or limit.tokens_per_minute):
+    if limit is None or not limit.tokens_per_minute:
         return hold
-    result = await backend.acquire(tenant.name, limit, estimated_tokens)
+    tokens_only = RateLimit(None, limit.tokens_per_minute)
+    result = await backend.acquire(tenant.name, tokens_only, estimated_tokens)
     if not result.allowed:
         if hold is not None:
             await backend.settle_spend(hold, 0.0)

@@ -41,6 +41,14 @@ from gateway.routing.policy import RateLimit
 T = TypeVar("T")
 
 
+
+def slot_tag(name: str) -> str:
+    """``{name}``: a Redis Cluster hash tag that keeps one tenant's keys (and so every Lua
+    script's keys) in one slot whatever the name holds: braces, which would end or empty the
+    tag, and ``%`` are percent-encoded."""
+    escaped = name.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+    return "{" + (escaped or "%") + "}"
+
 class RedisRunner(Protocol):
     """What this needs of ``gateway.cache.redis_client.RedisConnection`` (a sibling layer,
     so it is described here rather than imported)."""
@@ -155,10 +163,10 @@ class RedisLimits:
         self._reserve = conn.client.register_script(RESERVE_LUA)
 
     def _bucket(self, tenant: str, kind: str) -> str:
-        return self._conn.key("limit", "{" + tenant + "}", kind)
+        return self._conn.key("limit", slot_tag(tenant), kind)
 
     def _spend_key(self, tenant: str, day: str) -> str:
-        return self._conn.key("spend", "{" + tenant + "}", day)
+        return self._conn.key("spend", slot_tag(tenant), day)
 
     async def acquire(self, tenant: str, limit: RateLimit, tokens: int) -> LimitResult:
         rpm, tpm = limit.requests_per_minute or 0, limit.tokens_per_minute or 0

@@ -1,4 +1,4 @@
-"""Routing (pure): ``choose(request, policy, stats, rng=...)`` -> ``Decision`` (DESIGN §5).
+"""Routing (pure): ``choose(request, policy, stats, rng=...)`` -> ``Decision`` (docs/design.md).
 
 Steps, in order: the tenant limits the routes; the first matching rule or the requested
 ``model`` names the route; the route's candidates are filtered by safety tier, features,

@@ -1,4 +1,5 @@
-"""Routing (pure): the policy document (DESIGN §5) as strict pydantic models, and PolicyError.
+"""Routing (pure): the policy document (docs/design.md, "Policy language") as strict pydantic
+models, and PolicyError.
 
 These models check the *shape* of a policy: every key is known (``extra="forbid"``), every
 value has the right type. Cross-references (a route naming a model, a rule naming a route,

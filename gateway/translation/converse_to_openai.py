@@ -20,7 +20,7 @@ FINISH_REASONS: dict[str, str] = {
     "malformed_model_output": "stop",
     "malformed_tool_use": "stop",
 }
-"""Bedrock ``stopReason`` to OpenAI ``finish_reason`` (reference §5.1); unknown values: ``stop``."""
+"""Bedrock ``stopReason`` to OpenAI ``finish_reason``; unknown values: ``stop``."""
 
 
 def finish_reason(stop_reason: str | None, *, tool_calls: bool) -> str:

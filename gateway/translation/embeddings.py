@@ -1,7 +1,7 @@
 """Translation (pure): OpenAI embeddings to Bedrock InvokeModel bodies (Titan, Cohere) and back.
 
 Titan takes one text per call (the I/O layer loops); Cohere takes up to 96 texts per call.
-``base64`` output is little-endian float32, which the openai SDK decodes (reference §4.5).
+``base64`` output is little-endian float32, which the openai SDK decodes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Translation (pure): OpenAI chat messages to Converse ``system`` and ``messages``.
 
-Decisions (Bedrock's conversation rules, reference §1.4 and §5.3):
+Decisions (Bedrock's conversation rules for Converse messages):
 
 - ``system`` and ``developer`` messages, wherever they appear, become ``system`` text blocks in
   order; blank ones are dropped.

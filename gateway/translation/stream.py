@@ -1,7 +1,7 @@
 """Translation (pure): ConverseStream events to OpenAI ``chat.completion.chunk`` dicts.
 
 The openai SDK's accumulator concatenates string fields and uses ``tool_calls[].index`` as a
-list position (reference §4.3), so: the role is sent once, a tool call's id and name only in
+list position, so: the role is sent once, a tool call's id and name only in
 its first chunk, and tool indexes are a 0-based counter of tool blocks, looked up by
 ``contentBlockIndex``. An event of the wrong shape raises ``TypeError``/``KeyError``/... (the
 I/O layer answers a 502 naming the model). Exception events are not handled here: the I/O

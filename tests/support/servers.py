@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.serving import http_protocol
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_POLICIES = REPO / "policies"
@@ -43,7 +44,7 @@ class GatewayServer:
             self.app,
             host="127.0.0.1",
             port=self.port,
-            http="httptools",
+            http=http_protocol(settings),
             loop="asyncio",
             access_log=False,
             log_config=None,

@@ -10,7 +10,7 @@ import pytest
 from gateway.cache.redis_client import RedisConnection
 from gateway.errors import QuotaExceededError, RateLimitError
 from gateway.limits.backend import LimitResult
-from gateway.limits.enforce import check_limits
+from gateway.limits.enforce import check_caller, check_limits
 from gateway.limits.memory import MemoryLimits
 from gateway.limits.redis_limits import RedisLimits
 from gateway.routing.policy import RateLimit, Tenant
@@ -90,12 +90,15 @@ async def test_check_limits_on_redis(conn: RedisConnection, conn2: RedisConnecti
     tenant = Tenant("kids-app", frozenset(), None, 1, RateLimit(3, None), 5.0)
     a, b = limits(conn), limits(conn2)
     for backend in (a, b, a):
+        await check_caller(backend, tenant)
         await check_limits(backend, tenant, 10)
     with pytest.raises(RateLimitError, match="'kids-app': 3 requests per minute") as info:
-        await check_limits(b, tenant, 10)
+        await check_caller(b, tenant)
     assert info.value.retry_after == pytest.approx(20, abs=0.1)
     budget_only = Tenant("kids-app", frozenset(), None, 1, None, 5.0)
     hold = await check_limits(a, budget_only, 10, reserve_usd=5.0)
+    with pytest.raises(QuotaExceededError):
+        await check_caller(b, tenant)
     with pytest.raises(QuotaExceededError):
         await check_limits(b, tenant, 10)
     assert hold is not None

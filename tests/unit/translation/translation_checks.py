@@ -81,7 +81,7 @@ def _check_block(block: dict[str, Any], role: str, where: str) -> None:
 
 
 def check_bedrock_rules(body: dict[str, Any]) -> None:
-    """The service-side rules botocore does not check (reference §1.4)."""
+    """The service-side rules botocore does not check (Converse message rules)."""
     messages = body["messages"]
     assert messages, "no messages"
     assert messages[0]["role"] == "user", "must start with a user message"
