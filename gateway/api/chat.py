@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.access_log import note_debug
-from gateway.api.accounting import record_usage, usage_cost
+from gateway.api.accounting import note_prefix, record_usage, usage_cost
 from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
 from gateway.api.deps import (
@@ -33,16 +33,25 @@ from gateway.api.shadow_hook import ShadowHook
 from gateway.api.state import GatewayState
 from gateway.api.streaming import replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
+from gateway.cache.prefixes import scope_of
 from gateway.errors import UpstreamMalformedError
 from gateway.providers.bedrock import REQUEST_ID_KEY
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import choose
+from gateway.routing.levers import call_levers, requested_tier
+from gateway.routing.policy import ModelSpec
 from gateway.routing.stats import StatsView
 from gateway.schemas.bounds import check_chat_bytes, check_chat_counts
 from gateway.schemas.chat import ChatCompletionRequest
-from gateway.schemas.parse import parse_chat_request
-from gateway.translation.converse_to_openai import chat_completion, converse_problem
+from gateway.schemas.parse import check_extras, parse_chat_request
+from gateway.translation.converse_to_openai import (
+    chat_completion,
+    converse_problem,
+    served_latency,
+    served_tier,
+)
 from gateway.translation.openai_to_converse import (
+    Levers,
     PreparedConversation,
     converse_body,
     image_urls,
@@ -63,6 +72,9 @@ class ChatPlan:
     completion_id: str
     created: int
     shadow_opt_out: bool = False
+    service_tier: str | None = None  # the client's (checked); None: the route's default
+    region: str = "us-east-1"  # the policy's region (latency-optimized offers are regional)
+    cache_scope: str = ""  # tenant and prompt_cache_key (``cache.prefixes.scope_of``)
 
 
 async def plan_chat(
@@ -80,10 +92,14 @@ async def plan_chat(
     check_chat_counts(body, bounds)
     check_json_depth(body, raw)
     req = parse_chat_request(body)
+    if req.extras:
+        check_extras(req.extras, state.policy.extra_fields)
+    tier = requested_tier(req.service_tier)
     images = await _fetch_images(state, req)
     prepared = prepare_conversation(
         req, images=images, allow_image_urls=state.settings.allow_image_urls
     )
+    scope = scope_of(ctx.tenant, req.prompt_cache_key)
     route_request = RouteRequest(
         model=req.model,
         tenant=ctx.tenant,
@@ -94,12 +110,17 @@ async def plan_chat(
         stream=bool(req.stream),
         prompt_tokens=prepared.prompt_tokens,
         max_tokens=req.max_completion_tokens or req.max_tokens,
+        needs_documents=prepared.uses_documents,
+        service_tier=tier,
+        cached_prefix=state.prefixes.warm(scope, state.policy.models, prepared.prefix_digest),
     )
     decision = choose(route_request, state.policy, stats or state.stats, rng=state.rng)
     state.recent_decisions.append((time.time(), decision))
     ctx.route = decision.route
     ctx.strategy = decision.strategy
     ctx.deadline = time.monotonic() + decision.timeout_s
+    if req.extras:
+        check_extras(req.extras, decision.levers.extra_fields)
     first = decision.candidates[0]
     ctx.model, ctx.bedrock_id = first.model.name, first.call_id
     return ChatPlan(
@@ -109,6 +130,9 @@ async def plan_chat(
         completion_id=new_id("chatcmpl-"),
         created=int(time.time()),
         shadow_opt_out=request.headers.get("x-gateway-shadow", "").strip().lower() == "off",
+        service_tier=tier,
+        region=state.policy.region,
+        cache_scope=scope,
     )
 
 
@@ -137,8 +161,23 @@ def converse_bytes(plan: ChatPlan, candidate: Candidate) -> bytes:
         default_max_tokens=output_budget(
             plan.prepared.prompt_tokens, model.max_output_tokens, model.context_window
         ),
+        levers=body_levers(plan, model),
     )
     return orjson.dumps(body)
+
+
+def body_levers(plan: ChatPlan, model: ModelSpec) -> Levers:
+    """The route's levers as this model can take them (offered by the table, priced by the
+    catalogue), with the client's route-allowed extra fields."""
+    chosen = call_levers(
+        plan.decision.levers, model.caps, model.tier_price_map, plan.region, plan.service_tier
+    )
+    return Levers(
+        prompt_cache=chosen.prompt_cache,
+        service_tier=chosen.service_tier,
+        latency_optimized=chosen.latency_optimized,
+        extra_fields=plan.request.extras,
+    )
 
 
 @router.post(
@@ -208,7 +247,8 @@ def answer_from_cache(
     ctx.cost_usd = 0.0
     model = state.policy.models.get(hit.model)
     if model is not None:
-        saved = usage_cost(model, hit.completion.get("usage") or {})
+        tier = str(hit.completion.get("service_tier") or "default")
+        saved = usage_cost(model, hit.completion.get("usage") or {}, tier)
         state.metrics.cache_saved.labels(ctx.route).inc(saved)
     if not plan.request.stream:
         body = replay_completion(hit, completion_id=plan.completion_id, created=plan.created)
@@ -250,6 +290,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         return resp
 
     resp = await with_fallback(state, plan.decision, ctx, attempt)
+    ctx.service_tier = served_tier(resp)
     completion = chat_completion(
         resp,
         completion_id=plan.completion_id,
@@ -257,6 +298,8 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         created=plan.created,
         prepared=plan.prepared,
     )
-    record_usage(state, plan.decision, ctx, completion.get("usage"))
+    usage = completion.get("usage")
+    record_usage(state, plan.decision, ctx, usage, ctx.service_tier, served_latency(resp))
+    note_prefix(state, plan.cache_scope, plan.prepared, ctx.model, usage)
     ctx.finish_reason = str((completion.get("choices") or [{}])[0].get("finish_reason") or "")
     return completion

@@ -36,6 +36,8 @@ class CallContext:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    service_tier: str = "default"  # the Bedrock tier that served
     ttft_s: float | None = None
     debug: dict[str, str] | None = None  # prompt and answer, only with GATEWAY_LOG_PROMPTS
     status: int = 200

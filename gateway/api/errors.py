@@ -29,6 +29,7 @@ def error_response(request: Request, err: GatewayError) -> Response:
         note_disconnect(call.request_id if call is not None else "-", "upload")
     if call is not None:
         call.status = err.status
+        call.cost_usd = 0.0  # a refused or failed call is not billed: the estimate is void
         if isinstance(err, UpstreamError) and err.request_id:
             call.upstream_request_id = err.request_id
         if call.route:

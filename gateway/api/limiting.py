@@ -28,7 +28,8 @@ class Admission:
 def cost_bound(decision: Decision, prompt_tokens: int, max_tokens: int | None) -> float:
     """What the call may cost at most: the prompt estimate (+20%, as the output room is
     computed) and every output token the call may produce, on the dearest candidate it may
-    fall back to. The budget reserves this, so concurrent requests cannot all pass."""
+    fall back to, at its dearest price (cache writes, tiers). The budget reserves this, so
+    concurrent requests cannot all pass."""
     prompt = ceil(prompt_tokens * 1.2)
     worst = 0.0
     for candidate in decision.candidates:
@@ -37,6 +38,10 @@ def cost_bound(decision: Decision, prompt_tokens: int, max_tokens: int | None) -
             prompt_tokens, model.max_output_tokens, model.context_window
         )
         worst = max(worst, estimate_cost(model, prompt, output))
+        for price in (model.price, *(p for _, p in model.tier_prices)):
+            # a cache write or a dearer tier (priority) may cost more than the input price
+            top = max(price.input_per_mtok, price.cache_write_per_mtok or 0.0)
+            worst = max(worst, (prompt * top + output * price.output_per_mtok) / 1e6)
     return worst
 
 

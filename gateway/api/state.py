@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gateway.cache.prefixes import PrefixTracker
 from gateway.cache.singleflight import SingleFlight
 from gateway.config import Settings
 from gateway.metrics import Metrics
@@ -60,6 +61,8 @@ class GatewayState:
     region: str = "us-east-1"
     shadow: ShadowHook | None = None
     discovery: RegionDiscovery | None = None
+    #: Prompt prefixes Bedrock holds cached lately (for cost estimates).
+    prefixes: PrefixTracker = field(default_factory=PrefixTracker)
     # The latest routing decisions with their wall-clock time, for the /ui page.
     recent_decisions: deque[tuple[float, Decision]] = field(
         default_factory=lambda: deque(maxlen=RECENT_DECISIONS)

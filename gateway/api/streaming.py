@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import anyio
 from starlette.responses import Response
 
 from gateway.api.access_log import note_debug
-from gateway.api.accounting import record_usage
+from gateway.api.accounting import note_prefix, record_usage, usage_cost
 from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
 from gateway.api.errors import note_disconnect
@@ -124,12 +125,14 @@ async def stream_chat(
             await settle(state, admission, ctx)
         raise
     options = plan.request.stream_options
+    model = opened.candidate.model
     translator = StreamTranslator(
         completion_id=plan.completion_id,
         model=ctx.bedrock_id,
         created=plan.created,
         include_usage=bool(options and options.include_usage),
         prepared=plan.prepared,
+        cost_of=functools.partial(usage_cost, model),
     )
     return EventStreamResponse(
         _sse_body(state, plan, ctx, opened, translator, cache_plan, admission),
@@ -176,7 +179,11 @@ async def _sse_body(
         elapsed = time.perf_counter() - opened.started
         state.stats.record_success(model, latency_ms=elapsed * 1000.0, ttft_ms=ttft * 1000.0)
         state.metrics.upstream_duration.labels(model).observe(elapsed)
-        record_usage(state, plan.decision, ctx, translator.usage)
+        ctx.service_tier = translator.service_tier
+        record_usage(
+            state, plan.decision, ctx, translator.usage, translator.service_tier, translator.latency
+        )
+        note_prefix(state, plan.cache_scope, plan.prepared, ctx.model, translator.usage)
         ctx.finish_reason = translator.finish_reason or ""
         yield out + SSE_DONE
         await _drain(opened.stream)

@@ -91,6 +91,8 @@ def cache_key(
     """``decision`` and ``prepared`` are given on the serving path; tests of the request part
     alone may leave them out."""
     canonical = req.model_dump(include=set(_KEY_FIELDS), exclude_none=True, mode="json")
+    if req.extras:  # route-allowed extra fields (e.g. top_k) change the answer
+        canonical["extra_fields"] = req.extras
     digest = hashlib.sha256()
     digest.update(tenant.encode("utf-8"))
     digest.update(b"\x00")

@@ -60,6 +60,10 @@ def _features(row: ModelCapabilities) -> str:
     cache = row.prompt_caching
     if cache is not None:
         names.append(f"caching ≥{cache.min_tokens} tok, {cache.max_points} points")
+    if row.service_tiers:
+        names.append("tiers " + "/".join(sorted(row.service_tiers)))
+    if row.latency_optimized_regions:
+        names.append("latency-optimized in " + ", ".join(sorted(row.latency_optimized_regions)))
     return ", ".join(names) or "text only"
 
 

@@ -14,11 +14,13 @@ __all__ = [
     "BASE_URL",
     "CACHING",
     "FEATURES",
+    "LATENCY",
     "LIFECYCLE",
     "LIFECYCLE_LEGACY",
     "MODELS_PAGE",
     "PROFILES",
     "THINKING",
+    "TIERS",
     "card",
     "regions",
 ]
@@ -31,6 +33,8 @@ LIFECYCLE = "model-lifecycle.html"
 #: Lifecycle page for models launched before 2026-09-07 (every row here so far).
 LIFECYCLE_LEGACY = "model-lifecycle-legacy.html"
 CACHING = "prompt-caching.html"
+TIERS = "service-tiers-inference.html"  # models offering the flex and priority tiers
+LATENCY = "latency-optimized-inference.html"  # performanceConfig latency "optimized"
 THINKING = "claude-messages-extended-thinking.html"
 ANTHROPIC_PARAMS = "model-parameters-anthropic-claude-messages-request-response.html"
 

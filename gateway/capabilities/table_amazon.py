@@ -21,6 +21,7 @@ from gateway.capabilities.pages import (
     ALL_TOOL_CHOICES,
     CACHING,
     FEATURES,
+    LATENCY,
     LIFECYCLE_LEGACY,
     MODELS_PAGE,
     PROFILES,
@@ -72,6 +73,7 @@ def _nova(
     profiles: frozenset[str] = frozenset({"us", "eu", "apac"}),
     tool_choice: frozenset[ToolChoiceKind] = ALL_TOOL_CHOICES,
     reasoning: Reasoning | None = None,
+    latency_regions: frozenset[str] = _NONE,
     sources: tuple[str, ...] = (),
 ) -> ModelCapabilities:
     """A Nova row: system prompts, tools also while streaming, caching."""
@@ -87,6 +89,7 @@ def _nova(
         documents=multimodal,
         reasoning=reasoning,
         prompt_caching=_NOVA_CACHE,
+        latency_optimized_regions=latency_regions,
         max_output_tokens=max_output,
         context_window=context,
         on_demand_regions=on_demand,
@@ -178,7 +181,14 @@ AMAZON: tuple[ModelCapabilities, ...] = (
         on_demand=_NOVA_1_ON_DEMAND,
     ),
     _nova("amazon.nova-lite-v1:0", "Nova Lite", "nova", on_demand=_NOVA_1_ON_DEMAND),
-    _nova("amazon.nova-pro-v1:0", "Nova Pro", "nova", on_demand=_NOVA_1_ON_DEMAND),
+    _nova(
+        "amazon.nova-pro-v1:0",
+        "Nova Pro",
+        "nova",
+        on_demand=_NOVA_1_ON_DEMAND,
+        latency_regions=regions("us-east-1", "us-east-2"),  # through the us. profile
+        sources=(LATENCY,),
+    ),
     # Premier: us. profile only, 1M context; output limit 32K (Nova user guide).
     _nova(
         "amazon.nova-premier-v1:0",

@@ -15,6 +15,7 @@ from gateway.capabilities.model import Lifecycle, ModelCapabilities, ToolChoiceK
 from gateway.capabilities.pages import (
     AUTO_ONLY,
     FEATURES,
+    LATENCY,
     LIFECYCLE_LEGACY,
     MODELS_PAGE,
     PROFILES,
@@ -44,6 +45,7 @@ def _llama(
     profiles: frozenset[str] = _US,
     lifecycle: Lifecycle = "active",
     eol_date: str | None = None,
+    latency_regions: frozenset[str] = _NONE,
     sources: tuple[str, ...] = (),
 ) -> ModelCapabilities:
     """One Llama row: system prompts yes, tools never while streaming, 512-token default."""
@@ -65,6 +67,7 @@ def _llama(
         profiles=profiles,
         lifecycle=lifecycle,
         eol_date=eol_date,
+        latency_optimized_regions=latency_regions,
         sources=(FEATURES, PROFILES, MODELS_PAGE, _META_PARAMS, *sources),
     )
 
@@ -106,6 +109,8 @@ _LLAMA: tuple[ModelCapabilities, ...] = (
         "Llama 3.1 70B Instruct",
         "llama3-1",
         on_demand=regions("us-west-2"),
+        latency_regions=regions("us-east-2", "us-west-2"),
+        sources=(LATENCY,),
     ),
     # 405B: us-west-2 on demand, no system-defined profile listed.
     _llama(
@@ -114,6 +119,8 @@ _LLAMA: tuple[ModelCapabilities, ...] = (
         "llama3-1",
         on_demand=regions("us-west-2"),
         profiles=_NONE,
+        latency_regions=regions("us-east-2"),
+        sources=(LATENCY,),
     ),
     # Llama 3.2: profile-only. EOL 2026-07-07, derived from a count of days to EOL
     # published against the lifecycle page; past by December 2026 (conservative: eol).

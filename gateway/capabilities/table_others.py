@@ -8,13 +8,14 @@ than meeting a 400). Output limits not stated are the smaller figure found.
 
 from __future__ import annotations
 
-from gateway.capabilities.model import Lifecycle, ModelCapabilities, ToolChoiceKind
+from gateway.capabilities.model import Lifecycle, ModelCapabilities, ServiceTier, ToolChoiceKind
 from gateway.capabilities.pages import (
     AUTO_ONLY,
     FEATURES,
     LIFECYCLE_LEGACY,
     MODELS_PAGE,
     PROFILES,
+    TIERS,
     card,
     regions,
 )
@@ -22,6 +23,7 @@ from gateway.capabilities.pages import (
 __all__ = ["OTHERS"]
 
 _NONE: frozenset[str] = frozenset()
+_FLEX_PRIORITY: frozenset[ServiceTier] = frozenset({"flex", "priority"})
 _OPEN_WEIGHT_REGIONS = regions(
     "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-west-2", "eu-north-1",
     "ap-northeast-1", "ap-south-1", "ap-southeast-2",
@@ -41,6 +43,7 @@ def _chat(
     on_demand: frozenset[str] = _NONE,
     profiles: frozenset[str] = _NONE,
     lifecycle: Lifecycle = "active",
+    service_tiers: frozenset[ServiceTier] = frozenset(),
     sources: tuple[str, ...] = (),
 ) -> ModelCapabilities:
     """A text chat row: system prompts yes, tools (when any) not while streaming."""
@@ -57,6 +60,7 @@ def _chat(
         on_demand_regions=on_demand,
         profiles=profiles,
         lifecycle=lifecycle,
+        service_tiers=service_tiers,
         sources=(FEATURES, PROFILES, MODELS_PAGE, *sources),
     )
 
@@ -118,7 +122,8 @@ OTHERS: tuple[ModelCapabilities, ...] = (
         "gpt-oss",
         max_output=32768,
         on_demand=_OPEN_WEIGHT_REGIONS,
-        sources=(card("openai-gpt-oss-20b"),),
+        service_tiers=_FLEX_PRIORITY,
+        sources=(card("openai-gpt-oss-20b"), TIERS),
     ),
     _chat(
         "openai.gpt-oss-120b-1:0",
@@ -127,7 +132,8 @@ OTHERS: tuple[ModelCapabilities, ...] = (
         "gpt-oss",
         max_output=32768,
         on_demand=_OPEN_WEIGHT_REGIONS,
-        sources=(card("openai-gpt-oss-120b"),),
+        service_tiers=_FLEX_PRIORITY,
+        sources=(card("openai-gpt-oss-120b"), TIERS),
     ),
     # --- Qwen --------------------------------------------------------------------------------
     _chat(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -33,6 +33,8 @@ class Answer:
     tool: ToolCall | None
     stop_reason: str
     usage: dict[str, int]
+    #: Response members echoing the request's levers (serviceTier, performanceConfig).
+    served: dict[str, Any] = field(default_factory=dict)
 
     def content(self) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
@@ -50,7 +52,7 @@ def _ceil_div4(chars: int) -> int:
     return -(-chars // 4)
 
 
-def _block_chars(block: dict[str, Any]) -> int:
+def block_chars(block: dict[str, Any]) -> int:
     if "text" in block:
         return len(block["text"])
     if "toolUse" in block:
@@ -63,38 +65,34 @@ def _block_chars(block: dict[str, Any]) -> int:
     return 0
 
 
-def prompt_chars(body: dict[str, Any]) -> tuple[int, int | None]:
-    """(chars of all prompt text, chars before the first cachePoint or None)."""
-    total = 0
-    cached: int | None = None
-    blocks: list[dict[str, Any]] = list(body.get("system") or [])
+def tool_chars(tool: dict[str, Any]) -> int:
+    """Characters of one tool definition: name, description and input schema."""
+    spec = tool.get("toolSpec")
+    if spec is None:
+        return 0
+    schema = (spec.get("inputSchema") or {}).get("json")
+    return (
+        len(spec.get("name", "")) + len(spec.get("description") or "") + len(orjson.dumps(schema))
+    )
+
+
+def prompt_chars(body: dict[str, Any]) -> int:
+    """Characters of the whole prompt: tool definitions, system and messages."""
+    total = sum(tool_chars(t) for t in (body.get("toolConfig") or {}).get("tools") or [])
+    total += sum(block_chars(b) for b in body.get("system") or [])
     for message in body.get("messages") or []:
-        blocks.extend(message["content"])
-    for block in blocks:
-        if "cachePoint" in block and cached is None:
-            cached = total
-        total += _block_chars(block)
-    return total, cached
+        total += sum(block_chars(b) for b in message["content"])
+    return total
 
 
 def _usage(body: dict[str, Any], output_chars: int) -> dict[str, int]:
-    total, cached = prompt_chars(body)
+    """Usage without prompt caching (``prompt_cache.with_cache`` moves cached tokens out)."""
+    input_tokens = max(1, _ceil_div4(prompt_chars(body)))
     output_tokens = _ceil_div4(output_chars)
-    if cached is None:
-        input_tokens = max(1, _ceil_div4(total))
-        return {
-            "inputTokens": input_tokens,
-            "outputTokens": output_tokens,
-            "totalTokens": input_tokens + output_tokens,
-        }
-    cache_read = _ceil_div4(cached)
-    input_tokens = max(1, _ceil_div4(total - cached))
     return {
         "inputTokens": input_tokens,
         "outputTokens": output_tokens,
-        "totalTokens": input_tokens + output_tokens + cache_read,
-        "cacheReadInputTokens": cache_read,
-        "cacheWriteInputTokens": 0,
+        "totalTokens": input_tokens + output_tokens,
     }
 
 

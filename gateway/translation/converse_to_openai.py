@@ -35,13 +35,17 @@ def usage(bedrock_usage: Mapping[str, Any] | None) -> dict[str, Any]:
     """OpenAI usage from Bedrock's TokenUsage: cache reads and writes count as prompt tokens."""
     u = bedrock_usage or {}
     cached = int(u.get("cacheReadInputTokens") or 0)
-    prompt = int(u.get("inputTokens") or 0) + cached + int(u.get("cacheWriteInputTokens") or 0)
+    written = int(u.get("cacheWriteInputTokens") or 0)
+    prompt = int(u.get("inputTokens") or 0) + cached + written
     completion = int(u.get("outputTokens") or 0)
+    details = {"cached_tokens": cached, "audio_tokens": 0}
+    if written:
+        details["cache_write_tokens"] = written
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "prompt_tokens_details": details,
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,
@@ -49,6 +53,18 @@ def usage(bedrock_usage: Mapping[str, Any] | None) -> dict[str, Any]:
             "rejected_prediction_tokens": 0,
         },
     }
+
+
+def served_tier(payload: Mapping[str, Any]) -> str:
+    """The Bedrock tier that served (``serviceTier.type`` of a response or metadata event)."""
+    tier = (payload.get("serviceTier") or {}).get("type")
+    return tier if isinstance(tier, str) and tier else "default"
+
+
+def served_latency(payload: Mapping[str, Any]) -> str:
+    """``performanceConfig.latency`` of a response or metadata event (``standard`` if none)."""
+    latency = (payload.get("performanceConfig") or {}).get("latency")
+    return latency if isinstance(latency, str) and latency else "standard"
 
 
 _USAGE_FIELDS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
@@ -111,6 +127,7 @@ def completion_dict(
     message: dict[str, Any],
     finish: str,
     usage_dict: dict[str, Any],
+    service_tier: str = "default",
 ) -> dict[str, Any]:
     """A ``chat.completion`` around one assistant message (also used by the stream replay)."""
     return {
@@ -120,6 +137,7 @@ def completion_dict(
         "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": usage_dict,
+        "service_tier": service_tier,
     }
 
 
@@ -168,4 +186,5 @@ def chat_completion(
         message=message,
         finish=finish_reason(resp.get("stopReason"), tool_calls=bool(calls)),
         usage_dict=usage(resp.get("usage")),
+        service_tier=served_tier(resp),
     )

@@ -10,18 +10,22 @@ layer turns them into a ``GatewayError`` and ``sse.sse_error``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.translation.converse_to_openai import (
     completion_dict,
     finish_reason,
+    served_latency,
+    served_tier,
     tool_call,
     usage,
 )
 from gateway.translation.prepared import PreparedConversation
 
 Chunk = dict[str, Any]
+#: USD of a final usage served at (tier, latency): the stream's real cost, in its usage chunk.
+CostOf = Callable[[Mapping[str, Any], str, str], float]
 _JSON_BLOCK = -1  # tool index marker: a json_schema forced-tool block, streamed as content
 
 
@@ -32,6 +36,7 @@ class StreamTranslator:
         "_base_usage",
         "_blocks",
         "_calls",
+        "_cost_of",
         "_created",
         "_id",
         "_include_usage",
@@ -42,6 +47,8 @@ class StreamTranslator:
         "_texts",
         "finish_reason",
         "finished",
+        "latency",
+        "service_tier",
         "usage",
     )
 
@@ -52,11 +59,13 @@ class StreamTranslator:
         created: int,
         include_usage: bool,
         prepared: PreparedConversation,
+        cost_of: CostOf | None = None,
     ) -> None:
         self._id = completion_id
         self._model = model
         self._created = created
         self._include_usage = include_usage
+        self._cost_of = cost_of
         self._json_tool = prepared.json_tool_name
         self._role_sent = False
         self._blocks: dict[int, int] = {}  # contentBlockIndex -> tool index (or _JSON_BLOCK)
@@ -66,6 +75,8 @@ class StreamTranslator:
         self.finished = False  # messageStop seen: the finish chunk was returned
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None  # set once metadata arrived
+        self.service_tier = "default"  # the tier that served, from metadata
+        self.latency = "standard"  # performanceConfig.latency that served, from metadata
 
     @property
     def text(self) -> str:
@@ -108,11 +119,17 @@ class StreamTranslator:
             return self._out({}, reason)
         if event_type == "metadata":
             self.usage = usage(payload.get("usage"))
+            self.service_tier = served_tier(payload)
+            self.latency = served_latency(payload)
             if not self._include_usage:
                 return []
             chunk = self._chunk({})
             chunk["choices"] = []
             chunk["usage"] = self.usage
+            if self._cost_of is not None:
+                cost = self._cost_of(self.usage, self.service_tier, self.latency)
+                chunk["usage"] = {**self.usage, "cost_usd": round(cost, 8)}
+            chunk["service_tier"] = self.service_tier
             return [chunk]
         return []  # contentBlockStop and unknown events
 
@@ -180,4 +197,5 @@ class StreamTranslator:
             message=message,
             finish=self.finish_reason or "stop",
             usage_dict=self.usage if self.usage is not None else usage(None),
+            service_tier=self.service_tier,
         )

@@ -64,7 +64,10 @@ def test_streamed_miss_then_streamed_hit_replays_chunking(
     assert _calls(emulator) == before
     assert done1 and done2
     assert _deltas(events1) == _deltas(events2) and len(_deltas(events2)) >= 8
-    assert events2[-1]["choices"] == [] and events2[-1]["usage"] == events1[-1]["usage"]
+    live, replayed = events1[-1]["usage"], events2[-1]["usage"]
+    assert events2[-1]["choices"] == [] and live["cost_usd"] > 0 and replayed["cost_usd"] == 0
+    assert {**replayed, "cost_usd": live["cost_usd"]} == live  # the same usage, billed 0
+    assert events2[-1]["service_tier"] == events1[-1]["service_tier"] == "default"
 
 
 def test_stream_entry_answers_plain_and_plain_entry_answers_stream(
