@@ -220,7 +220,8 @@ async def chat_completions(request: Request) -> Response:
         return answer_from_cache(state, plan, ctx, answer)
     note_debug(ctx, state.settings.log_prompts, plan.request.messages, answer.completion)
     after = None
-    if state.shadow is not None:
+    route = state.policy.routes.get(plan.decision.route)
+    if state.shadow is not None and route is not None and route.shadow is not None:
         after = BackgroundTask(offer_to_shadow, state.shadow, plan, ctx, answer.completion)
     return Response(
         orjson.dumps(answer.completion),
