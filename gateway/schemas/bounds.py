@@ -18,6 +18,8 @@ from gateway.errors import InvalidRequestError
 # or a whole string value: the count is an upper bound of the messages (escapes such as
 # "\u0072ole" are caught by the exact count after decoding).
 _ROLE_TOKEN = b'"role"'
+#: OpenAI's own limit on one message's text (``string too long ... maximum length 10485760``).
+MAX_TEXT_CHARS = 10_485_760
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +47,13 @@ def check_chat_counts(body: Mapping[str, Any], bounds: RequestBounds) -> None:
     if isinstance(messages, list):
         _check_length("messages", messages, bounds.max_messages)
         parts = 0
-        for message in messages:
+        for index, message in enumerate(messages):
             content = message.get("content") if isinstance(message, dict) else None
             if isinstance(content, list):
                 parts += len(content)
+                _check_texts(index, content)
+            elif isinstance(content, str):
+                _check_text(f"messages[{index}].content", content)
         if parts > bounds.max_content_parts:
             raise InvalidRequestError(
                 f"Invalid 'messages': the messages hold {parts} content parts together; at "
@@ -59,6 +64,22 @@ def check_chat_counts(body: Mapping[str, Any], bounds: RequestBounds) -> None:
         value = body.get(field)
         if isinstance(value, list):
             _check_length(field, value, bounds.max_tools)
+
+
+def _check_texts(index: int, parts: list[Any]) -> None:
+    for number, part in enumerate(parts):
+        text = part.get("text") if isinstance(part, dict) else None
+        if isinstance(text, str):
+            _check_text(f"messages[{index}].content[{number}].text", text)
+
+
+def _check_text(field: str, text: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidRequestError(
+            f"Invalid '{field}': string too long. Expected a string with maximum length "
+            f"{MAX_TEXT_CHARS}, but got a string with length {len(text)} instead.",
+            param=field,
+        )
 
 
 def _check_length(field: str, value: list[Any], limit: int) -> None:

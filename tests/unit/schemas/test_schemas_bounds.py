@@ -8,12 +8,18 @@ import orjson
 import pytest
 
 from gateway.errors import InvalidRequestError
-from gateway.schemas.bounds import RequestBounds, check_chat_bytes, check_chat_counts
+from gateway.schemas.bounds import (
+    MAX_TEXT_CHARS,
+    RequestBounds,
+    check_chat_bytes,
+    check_chat_counts,
+)
 
 BOUNDS = RequestBounds(max_messages=3, max_content_parts=4, max_tools=2)
 MSG = {"role": "user", "content": "hi"}
 PARTS = {"role": "user", "content": [{"type": "text", "text": "a"}] * 3}
 TOOL = {"type": "function", "function": {"name": "f"}}
+LONG = "x" * (MAX_TEXT_CHARS + 1)
 
 
 @pytest.mark.parametrize(
@@ -28,6 +34,12 @@ TOOL = {"type": "function", "function": {"name": "f"}}
         ({"messages": [MSG], "functions": [{"name": "f"}] * 3}, "functions"),
         ({"messages": "not a list", "tools": {}}, None),  # shapes are pydantic's to refuse
         ({"messages": [1, None, {"content": 5}]}, None),
+        ({"messages": [{"role": "user", "content": "x" * MAX_TEXT_CHARS}]}, None),
+        ({"messages": [MSG, {"role": "user", "content": LONG}]}, "messages[1].content"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": LONG}]}]},
+            "messages[0].content[0].text",
+        ),
     ],
 )
 def test_counts(body: dict[str, Any], param: str | None) -> None:
