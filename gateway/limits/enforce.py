@@ -8,6 +8,16 @@ from gateway.limits.backend import LimitResult, LimitsBackend, SpendHold
 from gateway.routing.policy import RateLimit, Tenant
 
 
+def _budget_spent(
+    tenant: Tenant, usd_per_day: float, retry_after: float | None
+) -> QuotaExceededError:
+    return QuotaExceededError(
+        f"Daily budget of ${usd_per_day:g} for tenant '{tenant.name}' is spent; "
+        "it resets at 00:00 UTC.",
+        retry_after=retry_after,
+    )
+
+
 async def check_caller(backend: LimitsBackend, tenant: Tenant) -> None:
     """Before the body is read: refuse a tenant whose budget is spent (read only: nothing is
     reserved yet), and take the request from its requests-per-minute bucket, so work that
@@ -15,11 +25,7 @@ async def check_caller(backend: LimitsBackend, tenant: Tenant) -> None:
     if tenant.usd_per_day is not None:
         spend = await backend.spend_allowed(tenant.name, tenant.usd_per_day)
         if not spend.allowed:
-            raise QuotaExceededError(
-                f"Daily budget of ${tenant.usd_per_day:g} for tenant '{tenant.name}' is spent; "
-                "it resets at 00:00 UTC.",
-                retry_after=spend.retry_after_s,
-            )
+            raise _budget_spent(tenant, tenant.usd_per_day, spend.retry_after_s)
     limit = tenant.rate_limit
     if limit is None or not limit.requests_per_minute:
         return
@@ -41,11 +47,7 @@ async def check_limits(
     if tenant.usd_per_day is not None:
         spend, hold = await backend.reserve_spend(tenant.name, tenant.usd_per_day, reserve_usd)
         if not spend.allowed:
-            raise QuotaExceededError(
-                f"Daily budget of ${tenant.usd_per_day:g} for tenant '{tenant.name}' is spent; "
-                "it resets at 00:00 UTC.",
-                retry_after=spend.retry_after_s,
-            )
+            raise _budget_spent(tenant, tenant.usd_per_day, spend.retry_after_s)
     limit = tenant.rate_limit
     if limit is None or not limit.tokens_per_minute:
         return hold

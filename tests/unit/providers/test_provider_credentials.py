@@ -71,9 +71,19 @@ async def test_bearer_key_file_is_reread_when_it_changes(
     assert [h["Authorization"] for h in fake.seen] == ["Bearer key-one", "Bearer key-two-rotated"]
 
 
+async def _call(client: BedrockClient, stream: bool) -> None:
+    if stream:
+        opened = await client.converse_stream("m", b"{}", timeout=2.0)
+        await opened.aclose()
+    else:
+        assert (await client.converse("m", b"{}", timeout=2.0))["ok"] is True
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["converse", "converse-stream"])
 async def test_expired_token_resolves_the_chain_once_and_sends_again(
     clean_aws: pytest.MonkeyPatch,  # noqa: F811
     bedrock: tuple[str, Bedrock],
+    stream: bool,
 ) -> None:
     url, fake = bedrock
     clean_aws.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
@@ -83,38 +93,13 @@ async def test_expired_token_resolves_the_chain_once_and_sends_again(
         clean_aws.setenv("AWS_ACCESS_KEY_ID", "AKIDNEW")  # what the chain now gives
         clean_aws.setenv("AWS_SECRET_ACCESS_KEY", "new")
         fake.expired = 1
-        answer = await client.converse("m", b"{}", timeout=2.0)
-        assert answer["ok"] is True
+        await _call(client, stream)
         assert ["AKIDOLD" in h["Authorization"] for h in fake.seen] == [True, False]
 
         fake.seen.clear()
         fake.expired = 5  # still expired after a fresh resolution: fail clearly, no loop
         with pytest.raises(UpstreamAccessDeniedError) as info:
-            await client.converse("m", b"{}", timeout=2.0)
+            await _call(client, stream)
         assert len(fake.seen) == 2
         assert info.value.request_id == "rid-expired"
         assert "ExpiredTokenException" in info.value.message
-
-
-async def test_expired_token_on_a_stream_resolves_the_chain_once_and_opens_again(
-    clean_aws: pytest.MonkeyPatch,  # noqa: F811
-    bedrock: tuple[str, Bedrock],
-) -> None:
-    url, fake = bedrock
-    clean_aws.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
-    clean_aws.setenv("AWS_ACCESS_KEY_ID", "AKIDOLD")
-    clean_aws.setenv("AWS_SECRET_ACCESS_KEY", "old")
-    async with await BedrockClient.from_environment() as client:
-        clean_aws.setenv("AWS_ACCESS_KEY_ID", "AKIDNEW")
-        clean_aws.setenv("AWS_SECRET_ACCESS_KEY", "new")
-        fake.expired = 1
-        stream = await client.converse_stream("m", b"{}", timeout=2.0)
-        await stream.aclose()
-        assert ["AKIDOLD" in h["Authorization"] for h in fake.seen] == [True, False]
-
-        fake.seen.clear()
-        fake.expired = 5
-        with pytest.raises(UpstreamAccessDeniedError) as info:
-            await client.converse_stream("m", b"{}", timeout=2.0)
-        assert len(fake.seen) == 2
-        assert info.value.request_id == "rid-expired"
