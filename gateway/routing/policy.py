@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gateway.capabilities import Invocation, ModelCapabilities
+from gateway.capabilities import Invocation, ModelCapabilities, split_profile
 from gateway.routing.levers import Levers, Price
 from gateway.routing.schema import (
     FEATURES,
@@ -45,8 +45,6 @@ __all__ = [
 
 #: Bit per feature, so a candidate's feature check is one AND.
 FEATURE_BITS: Mapping[str, int] = {name: 1 << index for index, name in enumerate(FEATURES)}
-#: Geography prefixes of system-defined cross-region inference profiles.
-PROFILE_PREFIXES: tuple[str, ...] = ("us.", "eu.", "apac.", "global.", "us-gov.", "ca.", "jp.")
 #: Residencies from the strictest (data stays in the region) to the loosest.
 RESIDENCIES: tuple[Residency, ...] = ("region", "geo", "global")
 RESIDENCY_RANK: Mapping[str, int] = {name: rank for rank, name in enumerate(RESIDENCIES)}
@@ -69,10 +67,7 @@ def feature_names(mask: int) -> list[str]:
 
 def strip_profile_prefix(bedrock_id: str) -> str:
     """``us.anthropic.claude-...`` -> ``anthropic.claude-...`` (prices equal the base model's)."""
-    for prefix in PROFILE_PREFIXES:
-        if bedrock_id.startswith(prefix):
-            return bedrock_id[len(prefix) :]
-    return bedrock_id
+    return split_profile(bedrock_id)[1]
 
 
 @dataclass(frozen=True, slots=True)

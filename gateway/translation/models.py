@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from gateway.capabilities import ModelCapabilities, capabilities_for
+from gateway.capabilities import ModelCapabilities, capabilities_for, split_profile
 
 PROVIDERS = frozenset(
     {
@@ -52,11 +52,7 @@ class ModelTraits:
 
 def base_model_id(bedrock_id: str) -> str:
     """The base model id: ARN resource part, without a geography prefix (``us.``, ``eu.``, ...)."""
-    model = bedrock_id.rsplit("/", 1)[-1] if bedrock_id.startswith("arn:") else bedrock_id
-    head, sep, rest = model.partition(".")
-    if sep and head not in PROVIDERS and rest.partition(".")[0] in PROVIDERS:
-        return rest
-    return model
+    return split_profile(bedrock_id)[1]
 
 
 @lru_cache(maxsize=512)
