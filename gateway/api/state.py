@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from gateway.api.shadow_hook import ShadowHook
     from gateway.cache.redis_client import RedisConnection
+    from gateway.cache.responses import ResponseStore
     from gateway.cache.shared_stats import SharedStats
     from gateway.cache.singleflight import RedisFlightLock
     from gateway.cache.store import ResponseCache
@@ -53,6 +54,8 @@ class GatewayState:
     #: The AWS region the policy is compiled for (inference profiles, region offers).
     region: str = "us-east-1"
     shadow: ShadowHook | None = None
+    #: Stored ``/v1/responses`` answers (``store: true``); set by ``build_state``.
+    responses: ResponseStore | None = None
     # The latest routing decisions with their wall-clock time, for the /ui page.
     recent_decisions: deque[tuple[float, Decision]] = field(
         default_factory=lambda: deque(maxlen=RECENT_DECISIONS)

@@ -42,6 +42,29 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _PREAMBLE_EVENTS = frozenset({"messageStart"})
 
 
+class ChunkEncoder(Protocol):
+    """How a stream's chat chunks reach the client (chat SSE, or Responses events)."""
+
+    def encode(self, chunks: list[dict[str, Any]]) -> bytes: ...
+
+    async def finish(self, completion: dict[str, Any]) -> bytes: ...
+
+    def fail(self, err: UpstreamError) -> bytes: ...
+
+
+class ChatSSE:
+    """Chat completions: each chunk as an SSE ``data:`` line, then ``[DONE]``."""
+
+    def encode(self, chunks: list[dict[str, Any]]) -> bytes:
+        return b"".join(sse_event(chunk) for chunk in chunks)
+
+    async def finish(self, completion: dict[str, Any]) -> bytes:
+        return SSE_DONE
+
+    def fail(self, err: UpstreamError) -> bytes:
+        return sse_error(err)
+
+
 class EventSource(Protocol):
     """Where the rest of a stream's events come from (Bedrock's stream, or nothing more)."""
 
@@ -87,6 +110,7 @@ async def stream_chat(
     ctx: CallContext,
     cache_plan: CachePlan,
     admission: Admission,
+    encoder: ChunkEncoder | None = None,
 ) -> Response:
     from gateway.api.chat import converse_bytes
 
@@ -127,7 +151,9 @@ async def stream_chat(
         prepared=plan.prepared,
     )
     return StreamingResponse(
-        _sse_body(state, plan, ctx, opened, translator, cache_plan, admission),
+        _sse_body(
+            state, plan, ctx, opened, translator, cache_plan, admission, encoder or ChatSSE()
+        ),
         media_type="text/event-stream",
         headers=ctx.headers() | SSE_HEADERS,
     )
@@ -150,6 +176,7 @@ async def _sse_body(
     translator: StreamTranslator,
     cache_plan: CachePlan,
     admission: Admission,
+    encoder: ChunkEncoder,
 ) -> AsyncIterator[bytes]:
     model = opened.candidate.model.name
     ttft = opened.first_event_at - opened.started
@@ -158,23 +185,23 @@ async def _sse_body(
     deltas: list[Delta] = []
     keep = deltas.extend if cache_plan.key is not None else None
     try:
-        out = _feed(translator, opened.buffered, keep)
+        out = _feed(translator, opened.buffered, keep, encoder)
         while translator.usage is None:  # Bedrock's `metadata` event ends the message
             if out:
                 yield out  # one write per network read of Bedrock's stream, not per event
             batch = await opened.stream.next_batch()
             if not batch:
                 break
-            out = _feed(translator, batch, keep)
+            out = _feed(translator, batch, keep, encoder)
         if not translator.finished:
             raise UpstreamServerError("Bedrock's stream ended before the message was complete.")
         elapsed = time.perf_counter() - opened.started
         state.stats.record_success(model, latency_ms=elapsed * 1000.0, ttft_ms=ttft * 1000.0)
         state.metrics.upstream_duration.labels(model).observe(elapsed)
         record_usage(state, plan.decision, ctx, translator.usage)
-        yield out + SSE_DONE
-        await _drain(opened.stream)
         completion = translator.to_completion()
+        yield out + await encoder.finish(completion)
+        await _drain(opened.stream)
         note_debug(ctx, state.settings.log_prompts, plan.request.messages, completion)
         if keep is not None:
             answer = CachedAnswer(completion, deltas, ctx.model, ctx.bedrock_id)
@@ -184,7 +211,7 @@ async def _sse_body(
     except UpstreamError as err:
         ctx.status = err.status
         note_failure(state, opened.candidate, err, retryable=err.retryable)
-        yield sse_error(err)
+        yield encoder.fail(err)
     finally:
         with anyio.CancelScope(shield=True):
             await opened.stream.aclose()
@@ -202,30 +229,32 @@ def _feed(
     translator: StreamTranslator,
     events: Iterable[tuple[str, dict[str, Any]]],
     keep: Callable[[Iterable[Delta]], None] | None,
+    encoder: ChunkEncoder,
 ) -> bytes:
-    """The SSE bytes for a batch of Bedrock events."""
-    return b"".join(_encode(translator.feed(et, payload), keep) for et, payload in events)
-
-
-def _encode(
-    chunks: list[dict[str, Any]], keep: Callable[[Iterable[Delta]], None] | None = None
-) -> bytes:
+    """The bytes for a batch of Bedrock events."""
+    chunks = [chunk for et, payload in events for chunk in translator.feed(et, payload)]
     if keep is not None:
         keep(
             {"delta": c["choices"][0]["delta"], "finish_reason": c["choices"][0]["finish_reason"]}
             for c in chunks
             if c["choices"]
         )
-    return b"".join(sse_event(chunk) for chunk in chunks)
+    return encoder.encode(chunks)
 
 
-def replay_stream(chunks: list[dict[str, Any]], ctx: CallContext) -> Response:
+def replay_stream(
+    chunks: list[dict[str, Any]],
+    ctx: CallContext,
+    encoder: ChunkEncoder | None = None,
+    completion: dict[str, Any] | None = None,
+) -> Response:
     """A cache hit, streamed in the stored chunking."""
+    out = encoder or ChatSSE()
 
     async def body() -> AsyncIterator[bytes]:
         for chunk in chunks:
-            yield sse_event(chunk)
-        yield SSE_DONE
+            yield out.encode([chunk])
+        yield await out.finish(completion or {})
 
     return StreamingResponse(
         body(), media_type="text/event-stream", headers=ctx.headers() | SSE_HEADERS

@@ -56,8 +56,7 @@ def apply_capabilities(loc: Loc, spec: ModelSpec, region: str, warnings: Issues)
     if caps.kind != spec.kind:
         warnings.add((*loc, "kind"), f"AWS lists {caps.name} as a {caps.kind} model")
     invocations = tuple(
-        invocation_for(spec.bedrock_id, region, residency, caps)
-        for residency in RESIDENCIES
+        invocation_for(spec.bedrock_id, region, residency, caps) for residency in RESIDENCIES
     )
     allowed = table_feature_mask(caps)
     lacks = spec.feature_mask & ~allowed & _ALL_FEATURES
