@@ -163,9 +163,34 @@ def tool_arguments(spec: dict[str, Any]) -> dict[str, Any]:
     return {name: _schema_value(name, properties[name]) for name in names}
 
 
-def tool_use_id(model_id: str, user_text: str, tool_name: str) -> str:
-    digest = hashlib.sha256(f"{model_id}\x00{user_text}\x00{tool_name}".encode()).hexdigest()
-    return "tooluse_" + digest[:22]
+def tool_use_id(model_id: str, user_text: str, tool_name: str, turn: int = 0) -> str:
+    """Deterministic, and unique per call within a conversation: ``turn`` is the number of
+    messages before the last one (agent SDKs refuse an id reused within a run)."""
+    seed = f"{model_id}\x00{user_text}\x00{tool_name}"
+    if turn:
+        seed += f"\x00{turn}"
+    return "tooluse_" + hashlib.sha256(seed.encode()).hexdigest()[:22]
+
+
+def _planned_tool(body: dict[str, Any], tool_config: dict[str, Any]) -> dict[str, Any] | None:
+    """After a tool result: the next tool that the first user message named and that the
+    conversation has not called yet (so an agent can chain several tools, then hand off)."""
+    messages = body.get("messages") or []
+    first = next((m for m in messages if m["role"] == "user"), None)
+    if first is None:
+        return None
+    asked = "\n".join(block["text"] for block in first["content"] if "text" in block).lower()
+    called = {
+        block["toolUse"]["name"]
+        for m in messages
+        if m["role"] == "assistant"
+        for block in m["content"]
+        if "toolUse" in block
+    }
+    for spec in _tool_specs(tool_config):
+        if spec["name"] not in called and spec["name"].lower() in asked:
+            return spec
+    return None
 
 
 def _limit(text: str, config: dict[str, Any]) -> tuple[str, str]:
@@ -193,6 +218,9 @@ def answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> A
         )
     results = [block["toolResult"] for block in last_user if "toolResult" in block]
     tool_config = body.get("toolConfig")
+    planned = _planned_tool(body, tool_config) if results and tool_config else None
+    if planned is not None:
+        return _tool_answer(body, base_id, behaviour, user_text, (planned, True))
     if results:
         first = results[0]
         reply = f"Tool {first.get('toolUseId')} returned: {_result_text(first)[:200]}"
@@ -222,7 +250,9 @@ def _tool_answer(
         arguments = dict(behaviour.tool_arguments)
     else:
         arguments = tool_arguments(spec)
-    call = ToolCall(tool_use_id(base_id, user_text, spec["name"]), spec["name"], arguments)
+    turn = len(body.get("messages") or ()) - 1
+    call_id = tool_use_id(base_id, user_text, spec["name"], turn)
+    call = ToolCall(call_id, spec["name"], arguments)
     text = f"Calling {spec['name']}." if auto else None
     output_chars = len(text or "") + len(orjson.dumps(arguments))
     return Answer(text, call, "tool_use", _usage(body, output_chars))
