@@ -9,7 +9,7 @@ from gateway.api.context import CallContext, new_request_id
 from gateway.api.deps import request_id_from
 from gateway.metrics import Metrics
 
-_MODEL_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings"})
+_MODEL_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/responses"})
 
 
 class CallContextMiddleware:

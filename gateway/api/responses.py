@@ -203,3 +203,13 @@ async def _stored(request: Request, response_id: str) -> StoredResponse:
     if stored is None:
         raise _not_found(response_id)
     return stored
+
+
+@router.post("/v1/completions", include_in_schema=False)
+async def legacy_completions(request: Request) -> Response:
+    """Legacy prompt completions are not served; say which endpoints are."""
+    raise NotFoundError(
+        "POST /v1/completions (legacy prompt completions) is not served by this gateway: "
+        "use POST /v1/chat/completions or POST /v1/responses.",
+        code="unknown_url",
+    )

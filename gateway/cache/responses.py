@@ -10,7 +10,9 @@ without Redis in a bounded in-memory LRU. Redis failing reads as "not found".
 from __future__ import annotations
 
 import hashlib
+import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -69,8 +71,13 @@ class ResponseStore:
         self._ttl_s = ttl_s
 
     @classmethod
-    def in_memory(cls, ttl_s: int, max_bytes: int = 64 * 1024 * 1024) -> ResponseStore:
-        return cls(MemoryCache(max_bytes=max_bytes), ttl_s)
+    def in_memory(
+        cls,
+        ttl_s: int,
+        max_bytes: int = 64 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> ResponseStore:
+        return cls(MemoryCache(max_bytes=max_bytes, clock=clock), ttl_s)
 
     @classmethod
     def in_redis(cls, conn: RedisConnection, ttl_s: int) -> ResponseStore:

@@ -191,3 +191,14 @@ def test_function_round_trip_with_previous_response_id(client: openai.OpenAI, st
         second = client.responses.create(**follow)  # type: ignore[arg-type]
     assert f"Tool {call.call_id} returned: rain" in second.output_text
     assert second.previous_response_id == first.id
+
+
+def test_a_response_counts_as_a_model_call(client: openai.OpenAI, gateway: GatewayServer) -> None:
+    labels = {"route": "tools", "model": "claude-3-haiku", "status": "200"}
+
+    def count() -> float:
+        return gateway.registry.get_sample_value("gateway_requests_total", labels) or 0.0
+
+    before = count()
+    client.responses.create(model="tools", input="count me", store=False)
+    assert count() == before + 1

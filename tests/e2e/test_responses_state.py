@@ -188,3 +188,10 @@ def test_responses_need_a_key(gateway: GatewayServer) -> None:
         ).content
     )
     assert httpx.get(f"{gateway.url}/v1/responses/{created.id}", timeout=30).status_code == 401
+
+
+def test_legacy_completions_say_which_endpoint_to_use(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as err:
+        client.completions.create(model="haiku", prompt="hi")
+    message = str(err.value)
+    assert "/v1/chat/completions" in message and "/v1/responses" in message
