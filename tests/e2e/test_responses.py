@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import openai
 import pytest
 from openai.types.responses import Response
 from pydantic import BaseModel
 
+from gateway.emulator.runner import RunningEmulator
 from tests.e2e.conftest import KEY
 from tests.support.responses_wire import event_types, post_stream, validate_response
 from tests.support.servers import GatewayServer
@@ -202,3 +204,46 @@ def test_a_response_counts_as_a_model_call(client: openai.OpenAI, gateway: Gatew
     before = count()
     client.responses.create(model="tools", input="count me", store=False)
     assert count() == before + 1
+
+
+def test_cache_serves_a_repeat_and_a_streamed_repeat(
+    client: openai.OpenAI, gateway: GatewayServer
+) -> None:
+    text = f"cache me {uuid.uuid4()}"
+    first = client.responses.with_raw_response.create(
+        model="haiku", input=text, temperature=0, store=False
+    )
+    second = client.responses.with_raw_response.create(
+        model="haiku", input=text, temperature=0, store=False
+    )
+    assert first.headers["x-gateway-cache"] == "miss"
+    assert second.headers["x-gateway-cache"] == "hit"
+    one, two = validate_response(first.content), validate_response(second.content)
+    assert one.output_text == two.output_text and one.id != two.id
+    http, events = post_stream(
+        gateway.url, KEY, {"model": "haiku", "input": text, "temperature": 0}
+    )
+    assert http.headers["x-gateway-cache"] == "hit"
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output_text == one.output_text
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+
+
+def test_stream_broken_after_first_byte_ends_with_response_failed(
+    gateway: GatewayServer, emulator: RunningEmulator
+) -> None:
+    emulator.state.set_fault(HAIKU, "break_stream", after_chunks=2)
+    _http, events = post_stream(gateway.url, KEY, {"model": "haiku", "input": "break me"})
+    assert events[0].type == "response.created"
+    last = events[-1]
+    assert last.type == "response.failed"
+    assert last.response.status == "failed"
+    assert last.response.error is not None and last.response.error.code == "server_error"
+
+
+def test_stream_refused_before_first_byte_is_a_plain_error(
+    client: openai.OpenAI, emulator: RunningEmulator
+) -> None:
+    emulator.state.set_fault(HAIKU, "throttle")
+    with pytest.raises(openai.RateLimitError):
+        client.responses.create(model="haiku", input="throttled", stream=True)
