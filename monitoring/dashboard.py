@@ -275,7 +275,7 @@ def rows() -> list[tuple[str, list[Panel]]]:
                     "Shadow agreement",
                     "percentunit",
                     f"sum by (route, shadow, check) (rate(gateway_shadow_agreement_total"
-                    f"{{{SEL}, result=\"agree\"}}[{RI}])) / sum by (route, shadow, check) "
+                    f'{{{SEL}, result="agree"}}[{RI}])) / sum by (route, shadow, check) '
                     f"(rate(gateway_shadow_agreement_total{{{SEL}}}[{RI}]))",
                     "{{route}} {{shadow}} {{check}}",
                 ),

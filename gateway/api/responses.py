@@ -167,19 +167,21 @@ async def delete_response(request: Request, response_id: str) -> Response:
 
 
 @router.get("/v1/responses/{response_id}/input_items")
-async def list_input_items(
-    request: Request,
-    response_id: str,
-    order: str = "desc",
-    limit: int = 20,
-    after: str | None = None,
-) -> Response:
+async def list_input_items(request: Request, response_id: str) -> Response:
+    """OpenAI's paging: ``order`` (``desc`` by default), ``limit`` (1..100, 20), ``after``."""
+    query = request.query_params
+    order = query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise InvalidRequestError(
             "Invalid value for 'order': expected 'asc' or 'desc'.", param="order"
         )
+    raw_limit = query.get("limit", "20")
+    limit = int(raw_limit) if raw_limit.isdigit() else 0
     if not 1 <= limit <= 100:
-        raise InvalidRequestError("Invalid value for 'limit': expected 1 to 100.", param="limit")
+        raise InvalidRequestError(
+            "Invalid value for 'limit': expected an integer from 1 to 100.", param="limit"
+        )
+    after = query.get("after")
     stored = await _stored(request, response_id)
     items = stored.input_items if order == "asc" else stored.input_items[::-1]
     if after is not None:

@@ -195,3 +195,25 @@ def test_legacy_completions_say_which_endpoint_to_use(client: openai.OpenAI) -> 
         client.completions.create(model="haiku", prompt="hi")
     message = str(err.value)
     assert "/v1/chat/completions" in message and "/v1/responses" in message
+
+
+def test_input_items_are_paged(client: openai.OpenAI, gateway: GatewayServer) -> None:
+    texts = [f"part {i}" for i in range(5)]
+    created = client.responses.create(
+        model="haiku", input=[{"role": "user", "content": t} for t in texts]
+    )
+    page = client.responses.input_items.list(created.id, order="asc", limit=2)
+    assert page.has_more is True
+    ids = [item.id for item in page.data]
+    rest = client.responses.input_items.list(created.id, order="asc", after=ids[-1])
+    assert rest.has_more is False
+    every = [*page.data, *rest.data]
+    assert [item.content[0].text for item in every] == texts  # type: ignore[union-attr]
+    for query, param in (("limit=0", "limit"), ("limit=x", "limit"), ("order=up", "order")):
+        response = httpx.get(
+            f"{gateway.url}/v1/responses/{created.id}/input_items?{query}",
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=30,
+        )
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == param
