@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -14,6 +14,7 @@ from gateway.emulator.state import Behaviour
 GUARDRAIL_REPLY = "Sorry, the model cannot answer this question."
 #: One token of a long answer (4 characters, the emulator's characters-per-token).
 LONG_WORD = "tok "
+THINKING_SIGNATURE = "emulator-thinking-signature"
 _SCHEMA_VALUES: dict[str, Any] = {"integer": 1, "number": 1.5, "boolean": True}
 
 
@@ -32,9 +33,13 @@ class Answer:
     tool: ToolCall | None
     stop_reason: str
     usage: dict[str, int]
+    reasoning: str | None = None  # extended thinking, when the request enabled it
 
     def content(self) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
+        if self.reasoning is not None:
+            text = {"text": self.reasoning, "signature": THINKING_SIGNATURE}
+            blocks.append({"reasoningContent": {"reasoningText": text}})
         if self.text is not None:
             blocks.append({"text": self.text})
         if self.tool is not None:
@@ -209,7 +214,27 @@ def _limit(text: str, config: dict[str, Any]) -> tuple[str, str]:
 
 
 def answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> Answer:
-    """The deterministic answer to a validated Converse body."""
+    """The deterministic answer to a validated Converse body (with a line of thinking first
+    when the request enabled Claude's extended thinking)."""
+    result = _answer(body, base_id, behaviour)
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    if thinking.get("type") != "enabled":
+        return result
+    reasoning = f"Thinking about: {_user_text(body)[:100]}"
+    usage = _usage(body, len(reasoning) + _output_chars(result))
+    return replace(result, reasoning=reasoning, usage=usage)
+
+
+def _user_text(body: dict[str, Any]) -> str:
+    return "\n".join(block["text"] for block in _last_user(body) if "text" in block)
+
+
+def _output_chars(result: Answer) -> int:
+    tool = len(orjson.dumps(result.tool.input)) if result.tool is not None else 0
+    return len(result.text or "") + tool
+
+
+def _answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> Answer:
     last_user = _last_user(body)
     user_text = "\n".join(block["text"] for block in last_user if "text" in block)
     if body.get("guardrailConfig") and "forbidden" in user_text.lower():

@@ -3,13 +3,12 @@ and a handoff through the gateway, against the emulator."""
 
 from __future__ import annotations
 
+import agents
 import openai
 import pytest
 
 from tests.e2e.conftest import KEY
 from tests.support.servers import GatewayServer
-
-agents = pytest.importorskip("agents")
 
 ASK = "Please call get_weather, then get_time, then transfer_to_billing."
 

@@ -232,3 +232,23 @@ def test_tool_use_ids_differ_per_turn_of_one_conversation() -> None:
     assert first is not None and second is not None
     assert first.tool_use_id != second.tool_use_id
     assert answer(_turns(ask), BASE, None).tool == first  # still deterministic
+
+
+@pytest.mark.parametrize(
+    ("fields", "thinks"),
+    [
+        ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, True),
+        ({"thinking": {"type": "disabled"}}, False),
+        ({}, False),
+    ],
+)
+def test_extended_thinking_comes_first(fields: dict[str, Any], thinks: bool) -> None:
+    result = answer(_user("ponder", additionalModelRequestFields=fields), BASE, None)
+    blocks = result.content()
+    assert ("reasoningContent" in blocks[0]) is thinks
+    plain = answer(_user("ponder"), BASE, None)
+    assert result.text == plain.text
+    if thinks:
+        reasoning = blocks[0]["reasoningContent"]["reasoningText"]
+        assert reasoning["text"] == "Thinking about: ponder" and reasoning["signature"]
+        assert result.usage["outputTokens"] > plain.usage["outputTokens"]
