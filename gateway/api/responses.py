@@ -19,6 +19,7 @@ from starlette.responses import Response
 from gateway.api.chat import plan_parsed, serve_chat
 from gateway.api.context import CallContext, new_id
 from gateway.api.deps import authenticate, get_state, read_json_body
+from gateway.api.openapi import responses_request_body
 from gateway.api.state import GatewayState
 from gateway.api.streaming import ChunkEncoder
 from gateway.cache.responses import ResponseStore, StoredResponse
@@ -48,7 +49,11 @@ def _not_found(response_id: str, param: str | None = None) -> NotFoundError:
     )
 
 
-@router.post("/v1/responses", responses={200: {"description": "A response, or an SSE stream"}})
+@router.post(
+    "/v1/responses",
+    openapi_extra=responses_request_body(),
+    responses={200: {"description": "A response, or an SSE stream of its events"}},
+)
 async def create_response(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
