@@ -80,18 +80,32 @@ class OtherItem(_Lenient):
     type: str
 
 
+_NOT_AN_OBJECT: dict[str, Any] = {
+    "custom_error_type": "object_expected",
+    "custom_error_message": "expected an object with a 'type'",
+}
 _ITEM_TAGS = frozenset({"message", "function_call", "function_call_output", "reasoning"})
 
 
-def _item_tag(value: Any) -> str:
-    """Messages may omit ``type`` (an ``EasyInputMessage``); unknown types are "other"."""
-    tag = value.get("type", "message") if isinstance(value, dict) else value.type
+def _type_of(value: Any, default: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return value.get("type", default)
+    return getattr(value, "type", None)
+
+
+def _item_tag(value: Any) -> str | None:
+    """Messages may omit ``type`` (an ``EasyInputMessage``); unknown types are "other";
+    a value that is no object at all has no tag (a 400, not a crash)."""
+    if not isinstance(value, dict | BaseModel):
+        return None
+    tag = _type_of(value, "message")
     return tag if tag in _ITEM_TAGS else "other"
 
 
-def _function_tag(value: Any) -> str:
-    tag = value.get("type") if isinstance(value, dict) else value.type
-    return "function" if tag == "function" else "other"
+def _function_tag(value: Any) -> str | None:
+    if not isinstance(value, dict | BaseModel):
+        return None
+    return "function" if _type_of(value) == "function" else "other"
 
 
 InputItem = Annotated[
@@ -100,7 +114,7 @@ InputItem = Annotated[
     | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
     | Annotated[ReasoningItem, Tag("reasoning")]
     | Annotated[OtherItem, Tag("other")],
-    Discriminator(_item_tag),
+    Discriminator(_item_tag, **_NOT_AN_OBJECT),
 ]
 
 
@@ -123,7 +137,7 @@ class HostedTool(_Lenient):
 
 AnyTool = Annotated[
     Annotated[FunctionTool, Tag("function")] | Annotated[HostedTool, Tag("other")],
-    Discriminator(_function_tag),
+    Discriminator(_function_tag, **_NOT_AN_OBJECT),
 ]
 
 
@@ -138,7 +152,7 @@ class HostedChoice(_Lenient):
 
 AnyChoice = Annotated[
     Annotated[FunctionChoice, Tag("function")] | Annotated[HostedChoice, Tag("other")],
-    Discriminator(_function_tag),
+    Discriminator(_function_tag, **_NOT_AN_OBJECT),
 ]
 
 

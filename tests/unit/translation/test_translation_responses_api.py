@@ -247,6 +247,10 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
         "input[0].content[0].type",
     ),
     ({"unknown": 1}, "unknown"),
+    ({"tool_choice": " o"}, "tool_choice"),  # found by the fuzzer: was a 500
+    ({"tools": ["x"]}, "tools[0]"),
+    ({"input": ["x"]}, "input[0]"),
+    ({"input": [1]}, "input[0]"),
     ({"input": []}, "input"),
     ({"max_output_tokens": 0}, "max_output_tokens"),
     (
