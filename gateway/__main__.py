@@ -1,4 +1,5 @@
-"""CLI: ``gateway serve | emulator | check-policy`` — builds Settings and runs uvicorn."""
+"""CLI: ``gateway serve | emulator | check-policy | models | compare`` — builds Settings and
+runs uvicorn."""
 
 from __future__ import annotations
 
@@ -18,13 +19,35 @@ from gateway.config import Settings
 from gateway.logs import configure_logging
 
 DEMO_AWS_ENV_CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK")
+DESCRIPTION = """\
+An OpenAI-compatible gateway for Amazon Bedrock: clients call /v1/chat/completions and
+/v1/embeddings with the openai SDK; a policy routes each request to a Bedrock model (cost,
+latency, safety tier, fallbacks), with caching, rate limits and shadow comparison."""
+EPILOG = """\
+examples:
+  gateway serve --demo                      try it: built-in Bedrock emulator, demo keys
+  GATEWAY_API_KEYS=sk-1 gateway serve       against Bedrock (AWS credentials from the chain)
+  gateway check-policy policies/            validate a policy file or folder
+  gateway models --discover                 the catalogue, and what the AWS region offers
+  gateway compare requests.jsonl --policy policies/ --models nova-lite,claude-3-haiku
+run 'gateway COMMAND --help' for a command's options."""
+LOOPBACK = "127.0.0.1"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="gateway",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the gateway")
-    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument(
+        "--host",
+        default=LOOPBACK,
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for all)",
+    )
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--policies", help="policy file or folder (GATEWAY_POLICIES)")
@@ -48,8 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         help="AWS region to check inference profiles for (default: AWS_REGION, the profile's)",
     )
     from gateway.compare import add_compare_parser
+    from gateway.models_command import add_models_parser
 
     add_compare_parser(sub)
+    add_models_parser(sub)
     return parser
 
 
@@ -61,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gateway.compare import run_compare
 
         return run_compare(args)
+    if args.command == "models":
+        from gateway.models_command import run_models
+
+        return run_models(args)
     if args.command == "emulator":
         from gateway.emulator.runner import run_emulator
 
@@ -99,7 +128,7 @@ def _start_demo() -> None:
     )
     from gateway.emulator.runner import start_emulator_in_thread
 
-    emulator = start_emulator_in_thread("127.0.0.1", 0)
+    emulator = start_emulator_in_thread("127.0.0.1", 0, strict=True)
     for name in DEMO_AWS_ENV_CLEARED:
         os.environ.pop(name, None)
     os.environ.update(
@@ -113,7 +142,7 @@ def _start_demo() -> None:
     os.environ["GATEWAY_API_KEYS"] = ",".join(k for k in (existing, key) if k)
     admin = os.environ.setdefault("GATEWAY_ADMIN_KEY", "sk-admin-" + secrets.token_urlsafe(16))
     os.environ["GATEWAY_DEMO"] = "true"
-    print(f"demo: Bedrock emulator at {emulator.url} (test tool, not AWS)", flush=True)
+    print(f"demo: Bedrock emulator at {emulator.url} (test tool, strict, not AWS)", flush=True)
     print(f"demo: client API key  {key}", flush=True)
     print(f"demo: admin key       {admin}", flush=True)
 
@@ -123,11 +152,15 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["GATEWAY_POLICIES"] = args.policies
     if args.demo:
         _start_demo()
-        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        shown = LOOPBACK if args.host in ("0.0.0.0", "::") else args.host
         print(
-            f"demo: OpenAI base_url http://{shown}:{args.port}/v1, page http://{shown}:{args.port}/ui",
+            f"demo: OpenAI base_url http://{shown}:{args.port}/v1, page http://{shown}:{args.port}/ui"
+            " (sign in with the admin key)",
             flush=True,
         )
+        local = args.host in (LOOPBACK, "localhost", "::1")
+        reach = "this machine only" if local else "every interface: keys matter"
+        print(f"demo: listening on {args.host} ({reach})", flush=True)
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -147,13 +180,14 @@ def serve(args: argparse.Namespace) -> int:
 def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.routing.loader import load_policy
     from gateway.routing.policy import PolicyError
+    from gateway.serving import http_protocol
     from gateway.serving import serve as serve_app
 
     options = {
         "host": args.host,
         "port": args.port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": http_protocol(settings),
         "access_log": False,
         "log_config": None,
         "timeout_graceful_shutdown": 30,
@@ -162,7 +196,7 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
         if args.workers > 1:  # each worker builds its own app; the supervisor only checks
             load_policy(settings.policies)
             with metrics_dir():
-                serve_app(None, workers=args.workers, **options)
+                serve_app(None, workers=args.workers, metrics_port=settings.metrics_port, **options)
             return 0
         from gateway.app import create_app
 
@@ -170,7 +204,7 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    serve_app(app, workers=1, **options)
+    serve_app(app, workers=1, metrics_port=settings.metrics_port, **options)
     return 0
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ from gateway.api.errors import handle_gateway_error, handle_http_error, handle_u
 from gateway.api.fastpath import FastPath, GatewayApp
 from gateway.api.middleware import CallContextMiddleware
 from gateway.api.openapi import install_openapi
+from gateway.api.region_discovery import RegionDiscovery
 from gateway.api.reloader import PolicyWatcher
 from gateway.api.state import GatewayState
 from gateway.cache.responses import ResponseStore
@@ -28,10 +31,12 @@ from gateway.limits.memory import MemoryLimits
 from gateway.metrics import Metrics
 from gateway.providers.aws_config import policy_region
 from gateway.providers.bedrock import BedrockClient
+from gateway.providers.discovery import discovery_applies
 from gateway.routing.loader import load_policy
 from gateway.routing.stats import LocalStats
 from gateway.shadow.metrics import ShadowMetrics
 from gateway.shadow.runner import ShadowRunner
+from gateway.tracing import Tracing
 
 VERSION = "0.1.0"
 # What browser code may read of an answer when CORS is on.
@@ -56,7 +61,11 @@ def build_state(settings: Settings, registry: CollectorRegistry | None = None) -
         settings=settings,
         policy=policy,
         policy_source=str(settings.policies),
-        metrics=Metrics(registry or CollectorRegistry(), version=VERSION),
+        metrics=Metrics(
+            registry or CollectorRegistry(),
+            version=VERSION,
+            tenant_labels=settings.metrics_tenant_labels,
+        ),
         stats=LocalStats(),
         cache=MemoryCache(),
         limits=MemoryLimits(),
@@ -66,6 +75,24 @@ def build_state(settings: Settings, registry: CollectorRegistry | None = None) -
     )
     state.responses = ResponseStore.in_memory(settings.responses_ttl_s)
     return state
+
+
+def start_discovery(state: GatewayState) -> RegionDiscovery | None:
+    """The background region discovery, when it applies (``GATEWAY_DISCOVERY``)."""
+    settings, bedrock = state.settings, state.require_bedrock()
+    if settings.discovery_interval_s <= 0:
+        return None
+    if not discovery_applies(settings.discovery, bedrock.endpoint_url):
+        return None
+    discovery = RegionDiscovery(
+        state,
+        region=bedrock.region,
+        interval_s=settings.discovery_interval_s,
+        timeout_s=settings.discovery_timeout_s,
+    )
+    discovery.start()
+    state.discovery = discovery
+    return discovery
 
 
 def connect_redis(state: GatewayState, url: str) -> None:
@@ -104,6 +131,9 @@ async def disconnect_redis(state: GatewayState) -> None:
 
 def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
     state = build_state(settings, registry)
+    state.tracing = Tracing.from_environment(
+        os.environ, version=VERSION, capture_content=settings.log_prompts
+    )
     runner = ShadowRunner(
         state,
         metrics=ShadowMetrics(state.metrics.registry),
@@ -133,9 +163,12 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         await runner.start()
         watcher = PolicyWatcher(state)
         watcher.start()
+        discovery = start_discovery(state)
         try:
             yield
         finally:
+            if discovery is not None:
+                await discovery.stop()
             await watcher.stop()
             await runner.aclose()
             await disconnect_redis(state)
@@ -143,6 +176,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             await state.bedrock.close()
             if state.http is not None:
                 await state.http.close()
+            await asyncio.to_thread(state.tracing.shutdown)  # flushes the last spans
 
     app = GatewayApp(
         title="Bedrock LLM gateway",
@@ -150,6 +184,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Starlette's trailing-slash redirect builds its Location from the Host header: a
+        # response made of an untrusted value. A path with a slash is a plain 404 instead.
+        redirect_slashes=False,
     )
     app.state.gateway = state
     for module in (chat, embeddings, responses, models, health, admin, shadow, ui):
@@ -170,14 +207,18 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     access_log = AccessLog(
         logging.getLogger("gateway.access"), json_format=settings.log_format == "json"
     )
-    app.add_middleware(CallContextMiddleware, metrics=state.metrics, access_log=access_log)
+    app.add_middleware(
+        CallContextMiddleware, metrics=state.metrics, access_log=access_log, tracing=state.tracing
+    )
     if not origins:  # with CORS on, every path goes through FastAPI's middleware
         hot = {
             "/v1/chat/completions": chat.chat_completions,
             "/v1/embeddings": embeddings.embeddings,
             "/v1/responses": responses.create_response,
         }
-        app.fast_app = CallContextMiddleware(FastPath(hot), state.metrics, access_log)
+        app.fast_app = CallContextMiddleware(
+            FastPath(hot), state.metrics, access_log, state.tracing
+        )
         app.fast_paths = frozenset(hot)
     install_openapi(app)
     return app

@@ -6,12 +6,15 @@ model in ``--models`` directly through the Bedrock client (AWS from the standard
 ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` at the emulator for a demo), at most ``--concurrency``
 calls at once. The first model is the reference: agreement is measured against its answer to
 the same request. Figures are those of ``GET /v1/gateway/shadow`` (``shadow.report``).
+A progress bar (tqdm, on stderr) shows on a terminal, never under ``--json`` or when stderr is
+not a TTY; ``--html FILE`` also writes the comparison as one self-contained page.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -20,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from tqdm import tqdm
 
+from gateway.compare_report import html_page, table
 from gateway.errors import GatewayError
 from gateway.providers.aws_config import policy_region
 from gateway.routing.engine import actual_cost
@@ -60,6 +65,9 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=4, help="calls at once (default 4)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per call")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--html", metavar="FILE", type=Path, help="also write the comparison and its chart as HTML"
+    )
     return parser
 
 
@@ -75,9 +83,31 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     timeout = args.timeout or policy.defaults.timeout_s
-    result = asyncio.run(_replay(workload, models, args.concurrency, timeout))
+    residency = policy.defaults.residency_rank
+    show = not args.json and sys.stderr.isatty()
+    with progress_bar(len(workload) * len(models), show) as bar:
+        result = asyncio.run(
+            _replay(workload, models, args.concurrency, timeout, residency, bar)
+        )
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() if args.json else table(result))
+    if args.html is not None:
+        args.html.write_text(html_page(result), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
     return 0
+
+
+def progress_bar(total: int, show: bool) -> tqdm[Any]:
+    """Calls done on stderr. A terminal that reports no size (0 x 0, as a bare pty does) gets
+    80 x 24: tqdm would otherwise draw nothing at all."""
+    size = shutil.get_terminal_size((80, 24))
+    return tqdm(
+        total=total,
+        desc="calls",
+        unit="call",
+        disable=not show,
+        ncols=size.columns,
+        nrows=size.lines,
+    )
 
 
 def _models(policy: Policy, names: str) -> list[ModelSpec]:
@@ -131,7 +161,12 @@ class Outcome:
 
 
 async def _replay(
-    workload: list[Workload], models: list[ModelSpec], concurrency: int, timeout: float
+    workload: list[Workload],
+    models: list[ModelSpec],
+    concurrency: int,
+    timeout: float,
+    residency_rank: int,
+    bar: tqdm[Any],
 ) -> dict[str, Any]:
     from gateway.providers.bedrock import BedrockClient
 
@@ -139,6 +174,12 @@ async def _replay(
     async with await BedrockClient.from_environment(pool_size=concurrency) as bedrock:
 
         async def one(item: Workload, model: ModelSpec) -> Outcome:
+            try:
+                return await call(item, model)
+            finally:
+                bar.update(1)
+
+        async def call(item: Workload, model: ModelSpec) -> Outcome:
             async with limit:
                 started = time.perf_counter()
                 try:
@@ -149,6 +190,7 @@ async def _replay(
                         guardrail=None,
                         stream=item.stream,
                         timeout=timeout,
+                        residency_rank=residency_rank,
                     )
                 except GatewayError as err:
                     return Outcome(None, err.reason, time.perf_counter() - started)
@@ -217,56 +259,6 @@ def _usage(model: ModelSpec, outcome: Outcome) -> tuple[float, int, int]:
     tokens_in = int(usage.get("prompt_tokens") or 0)
     tokens_out = int(usage.get("completion_tokens") or 0)
     return actual_cost(model, tokens_in, tokens_out), tokens_in, tokens_out
-
-
-def _pct(rate: dict[str, Any] | None) -> str:
-    return "-" if rate is None else f"{rate['rate'] * 100:.0f}% ({rate['n']})"
-
-
-def _num(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
-
-
-def table(result: dict[str, Any]) -> str:
-    """The comparison as an aligned text table, one row per model (the reference first)."""
-    head = [
-        "model",
-        "calls",
-        "errors",
-        "p50 ms",
-        "p95 ms",
-        "tokens in/out",
-        "cost USD",
-        "USD/call",
-        "exact",
-        "tool calls",
-    ]
-    rows = [head]
-    for name, pair in result["models"].items():
-        latency = pair["latency_ms"] or {}
-        errors = ", ".join(f"{k} {v}" for k, v in pair["errors"].items()) or "0"
-        agreement = pair["agreement"]
-        is_ref = name == result["reference"]
-        rows.append(
-            [
-                name + (" (reference)" if is_ref else ""),
-                str(pair["calls"]),
-                errors,
-                _num(latency.get("p50"), ".1f"),
-                _num(latency.get("p95"), ".1f"),
-                f"{pair['tokens']['input']}/{pair['tokens']['output']}",
-                f"{pair['cost_usd']['total']:.6f}",
-                _num(pair["cost_usd"]["mean"], ".8f"),
-                "ref" if is_ref else _pct(agreement["exact"]),
-                "ref" if is_ref else _pct(agreement["tool_calls"]),
-            ]
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    title = f"{result['requests']} requests, reference {result['reference']}"
-    return "\n".join([title, *lines])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,28 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_prompts: bool = False
     max_body_bytes: int = Field(default=32 * MIB, ge=1024)
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=4096, description="request line and headers; over it: 400, closed"
+    )
+    max_headers: int = Field(default=100, ge=16, description="header lines per request")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="from connection (or last answer) to a complete head"
+    )
+    body_timeout_s: float = Field(default=60.0, gt=0, description="from head to complete body")
+    max_messages: int = Field(default=10_000, ge=1, description="chat messages per request")
+    max_content_parts: int = Field(
+        default=20_000, ge=1, description="content parts of all messages of one request"
+    )
+    max_tools: int = Field(default=512, ge=1, description="tools per request")
+    metrics_key: SecretStr | None = Field(
+        default=None, description="when set, GET /metrics needs 'Authorization: Bearer <key>'"
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve /metrics on this port only"
+    )
+    metrics_tenant_labels: bool = Field(
+        default=True, description="off: tenant labels read '_all' (names stay off /metrics)"
+    )
     allow_image_urls: bool = False
     cors_origins: str = ""
     upstream_pool_size: int = Field(default=256, ge=1)
@@ -50,6 +72,15 @@ class Settings(BaseSettings):
     shadow_keep_answers: int = Field(
         default=0, ge=0, description="debug: keep the last N shadow answer pairs in memory"
     )
+    discovery: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="region discovery (ListFoundationModels/ListInferenceProfiles); auto: on "
+        "when Bedrock Runtime is AWS's own endpoint",
+    )
+    discovery_interval_s: float = Field(
+        default=300.0, ge=0, description="seconds between discoveries; 0 turns discovery off"
+    )
+    discovery_timeout_s: float = Field(default=10.0, gt=0, description="per control-plane call")
     demo: bool = False
 
     def api_key_hashes(self) -> frozenset[str]:
@@ -61,6 +92,11 @@ class Settings(BaseSettings):
         if self.admin_key is None or not self.admin_key.get_secret_value():
             return None
         return sha256_hex(self.admin_key.get_secret_value())
+
+    def metrics_key_hash(self) -> str | None:
+        if self.metrics_key is None or not self.metrics_key.get_secret_value():
+            return None
+        return sha256_hex(self.metrics_key.get_secret_value())
 
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

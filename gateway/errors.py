@@ -14,6 +14,8 @@ the OpenAI ``error.type`` so that the openai SDK raises the matching exception c
     │   └── QuotaExceededError        429 insufficient_quota       (budget spent)
     ├── NoCandidateError              400 invalid_request_error   (routing excluded every model)
     ├── GatewaySaturatedError         503 server_error             (no free upstream connection)
+    ├── DiscoveryError                503 server_error             (control-plane listings failed;
+    │                                                               logged, never sent to a client)
     └── UpstreamError                 502 server_error             (``reason`` labels the failure)
         ├── UpstreamValidationError   400 invalid_request_error   (Bedrock refused the request)
         ├── UpstreamAccessDeniedError 403 permission_error
@@ -101,6 +103,16 @@ class RequestTooLargeError(GatewayError):
     reason = "too_large"
 
 
+class ClientDisconnectedError(GatewayError):
+    """The client went away (mid-upload): its own outcome, 499 as nginx names it; never a 500,
+    so the 5xx alert stays quiet. The response is never read by anyone."""
+
+    status = 499
+    error_type = "invalid_request_error"
+    default_code = "client_disconnected"
+    reason = "client_disconnected"
+
+
 class AuthenticationError(GatewayError):
     status = 401
     error_type = "authentication_error"
@@ -138,6 +150,13 @@ class QuotaExceededError(RateLimitError):
 class NoCandidateError(InvalidRequestError):
     default_code = "no_candidate_model"
     reason = "no_candidate"
+
+
+class DiscoveryError(GatewayError):
+    """ListFoundationModels/ListInferenceProfiles failed: the last known offer stays."""
+
+    status = 503
+    reason = "discovery_failed"
 
 
 class GatewaySaturatedError(GatewayError):
@@ -214,6 +233,17 @@ class UpstreamTimeoutError(UpstreamError):
 class UpstreamServerError(UpstreamError):
     status = 500
     default_code = "upstream_server_error"
+    retryable = True
+    reason = "server_error"
+
+
+class UpstreamMalformedError(UpstreamError):
+    """Bedrock answered 200 with a body that is not what its API documents (invalid JSON, a
+    Converse answer without ``output.message.content``, usage that is not numbers): a bad
+    gateway upstream, not the gateway's own 500. Another candidate may answer properly."""
+
+    status = 502
+    default_code = "upstream_malformed_response"
     retryable = True
     reason = "server_error"
 

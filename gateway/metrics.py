@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+ALL_TENANTS = "_all"
 
 # Seconds: tens of milliseconds up to two minutes, for whole LLM calls.
 DURATION_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
@@ -46,8 +47,11 @@ class Labelled:
 class Metrics:
     """The gateway's metric families; one instance per app, on ``app.state``."""
 
-    def __init__(self, registry: CollectorRegistry, *, version: str = "0") -> None:
+    def __init__(
+        self, registry: CollectorRegistry, *, version: str = "0", tenant_labels: bool = True
+    ) -> None:
         self.registry = registry
+        self.tenant_labels = tenant_labels
         # Set by `gateway serve --workers N`: every worker writes its samples there and a
         # scrape of any worker sums them (prometheus-client's multiprocess mode).
         self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
@@ -162,6 +166,28 @@ class Metrics:
         self.policy_reloads = counter(
             "gateway_policy_reloads_total", "Policy reloads by result", "result"
         )
+        self.discovery_success = Gauge(
+            "gateway_discovery_last_success_timestamp_seconds",
+            "Unix time of the last successful region discovery (0: none yet)",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.discovery_failures = Counter(
+            "gateway_discovery_failures_total",
+            "Region discoveries that failed (the last known offer stays in force)",
+            registry=registry,
+        )
+        self.discovery_not_offered = Gauge(
+            "gateway_discovery_not_offered_models",
+            "Catalogue models the region does not offer, per the last discovery",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+
+    def tenant(self, name: str) -> str:
+        """The ``tenant`` label value: the policy name, or ``_all`` when tenant labels are
+        off (``GATEWAY_METRICS_TENANT_LABELS=false``: tenant names stay off /metrics)."""
+        return name if self.tenant_labels else ALL_TENANTS
 
     def note_pool_wait(self, seconds: float, got: bool) -> None:
         """The transport's hook: a call waited ``seconds`` for a connection (and got one?)."""

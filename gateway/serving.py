@@ -7,12 +7,16 @@ signal" (exit -15); Kubernetes and process supervisors read a clean drain better
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+
+from gateway.config import Settings
+from gateway.protocol import BoundedHttpToolsProtocol, ConnectionBounds
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -33,10 +37,40 @@ class DrainingServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(app: Any, *, workers: int, **options: Any) -> None:
-    """One worker serves ``app`` in this process; several run the factory in child processes."""
+def connection_bounds(settings: Settings) -> ConnectionBounds:
+    return ConnectionBounds(
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        header_timeout_s=settings.header_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
+    )
+
+
+def http_protocol(settings: Settings) -> Any:
+    """uvicorn's ``http`` option: httptools with the connection bounds of the settings."""
+    return functools.partial(BoundedHttpToolsProtocol, bounds=connection_bounds(settings))
+
+
+def serve(app: Any, *, workers: int, metrics_port: int | None = None, **options: Any) -> None:
+    """One worker serves ``app`` in this process; several run the factory in child processes.
+
+    With ``metrics_port`` the same app also listens there (``/metrics`` answers on that port
+    only, so a NetworkPolicy can open it to the cluster's scraper alone)."""
+    target = app if workers <= 1 else "gateway.app:app_from_environment"
+    extra: dict[str, Any] = {} if workers <= 1 else {"factory": True, "workers": workers}
+    config = uvicorn.Config(target, **extra, **options)
+    if metrics_port is None:
+        sockets = None
+    else:
+        metrics = uvicorn.Config(target, **extra, **{**options, "port": metrics_port})
+        sockets = [config.bind_socket(), metrics.bind_socket()]
     if workers <= 1:
-        DrainingServer(uvicorn.Config(app, **options)).run()
+        DrainingServer(config).run(sockets=sockets)
         return
     # The supervisor process handles SIGTERM itself (stops the workers, then returns).
-    uvicorn.run("gateway.app:app_from_environment", factory=True, workers=workers, **options)
+    if sockets is None:
+        uvicorn.run(target, **extra, **options)
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=sockets).run()

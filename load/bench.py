@@ -44,7 +44,8 @@ emulator and wrk to the others (``--no-pin`` to disable), so the measured proces
 Errors: wrk's non-2xx and socket errors plus 2xx answers missing their end mark (``"choices"``,
 ``[DONE]``, ``messageStop``). Exit code 0 when budgets are over (a report), 1 on any error,
 2 when wrk is missing. Output: the tables on stdout, JSON in ``load/results/bench-<ts>.json``
-(or ``--json PATH``).
+(git-ignored; or ``--json PATH`` too). On a terminal a counter of wrk runs shows on stderr
+(not with ``--json``).
 """
 
 from __future__ import annotations

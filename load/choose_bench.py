@@ -5,7 +5,7 @@ profile per residency, end of life, features the table denies) and with every Be
 unknown to the table (the compiler then uses the entries as written, as it did before the table
 existed). Both are timed on the same requests, interleaved, with ``time.process_time``::
 
-    .venv/bin/python load/choose_bench.py            # about 20 s
+    .venv/bin/python load/choose_bench.py            # about 10 s
     .venv/bin/python load/choose_bench.py --json     # one JSON object on stdout
 """
 
@@ -31,12 +31,13 @@ from gateway.routing.policy import Policy  # noqa: E402
 from gateway.routing.stats import LocalStats  # noqa: E402
 
 POLICY = REPO / "policies" / "default.yaml"
-REQUESTS = (
-    RouteRequest(model="auto", prompt_tokens=800),
-    RouteRequest(model="cheap", prompt_tokens=800, stream=True),
-    RouteRequest(model="fast", prompt_tokens=200, needs_tools=True),
-    RouteRequest(model="safe", prompt_tokens=3000, needs_tools=True, stream=True),
-)
+CASES = {
+    "auto (balanced)": RouteRequest(model="auto", prompt_tokens=1200, max_tokens=400),
+    "cheap (cost, tools)": RouteRequest(model="cheap", prompt_tokens=1200, needs_tools=True),
+    "fast (latency, stream)": RouteRequest(model="fast", prompt_tokens=300, stream=True),
+    "safe (cost, tier 3)": RouteRequest(model="safe", prompt_tokens=5000),
+    "one model by name": RouteRequest(model="claude-haiku-4-5", prompt_tokens=100),
+}
 
 
 def policies() -> tuple[Policy, Policy]:
@@ -46,13 +47,13 @@ def policies() -> tuple[Policy, Policy]:
     return load_policy_text(text), load_policy_text(untabled)
 
 
-def per_call_us(policy: Policy, rounds: int) -> float:
+def per_call_us(policy: Policy, rounds: int, requests: tuple[RouteRequest, ...]) -> float:
     stats, rng = LocalStats(), random.Random(0)
     start = time.process_time()
     for _ in range(rounds):
-        for request in REQUESTS:
+        for request in requests:
             choose(request, policy, stats, rng=rng)
-    return (time.process_time() - start) / (rounds * len(REQUESTS)) * 1e6
+    return (time.process_time() - start) / (rounds * len(requests)) * 1e6
 
 
 def main() -> int:
@@ -62,13 +63,19 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     shipped, untabled = policies()
-    per_call_us(shipped, 500)  # warm caches and the allocator
-    per_call_us(untabled, 500)
+    every = tuple(CASES.values())
+    per_call_us(shipped, 500, every)  # warm caches and the allocator
+    per_call_us(untabled, 500, every)
     with_table, without = [], []
     for _ in range(args.samples):
-        with_table.append(per_call_us(shipped, args.rounds))
-        without.append(per_call_us(untabled, args.rounds))
-    result = {
+        with_table.append(per_call_us(shipped, args.rounds, every))
+        without.append(per_call_us(untabled, args.rounds, every))
+    cases = {
+        name: round(per_call_us(shipped, args.rounds, (request,)), 2)
+        for name, request in CASES.items()
+    }
+    result: dict[str, object] = {
+        "cases_us": cases,
         "choose_us_with_table": round(statistics.median(with_table), 2),
         "choose_us_without_table": round(statistics.median(without), 2),
         "difference_us": round(statistics.median(with_table) - statistics.median(without), 2),
@@ -79,8 +86,11 @@ def main() -> int:
     if args.json:
         print(orjson.dumps(result).decode())
     else:
+        for name, value in cases.items():
+            print(f"{name:26} {value} us")
         for key, value in result.items():
-            print(f"{key:26} {value}")
+            if key != "cases_us":
+                print(f"{key:26} {value}")
     return 0
 
 

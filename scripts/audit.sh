@@ -14,7 +14,7 @@ fi
 report="$(mktemp -d)"
 trap 'rm -rf "$report"' EXIT
 status=0
-for lock in requirements.lock requirements-runtime.lock; do
+for lock in requirements-runtime.lock requirements-test.lock requirements-load.lock; do
   [ -f "$lock" ] || continue
   echo "== pip-audit -r $lock"
   # Every line is pinned (==): no resolver run, no temporary venv.

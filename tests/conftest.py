@@ -17,7 +17,7 @@ from tests.support.servers import aws_env
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[RunningEmulator]:
-    running = start_emulator_in_thread("127.0.0.1", 0)
+    running = start_emulator_in_thread("127.0.0.1", 0, strict=True)
     env = {
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": running.url,
         "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY_ID,

@@ -26,6 +26,7 @@ class AccessLog:
             "event": "request",
             "request_id": ctx.request_id,
             "tenant": ctx.tenant,
+            "requested": ctx.requested,
             "route": ctx.route,
             "model": ctx.model,
             "bedrock_id": ctx.bedrock_id,
@@ -35,6 +36,9 @@ class AccessLog:
             "upstream_request_id": ctx.upstream_request_id or None,
             "input_tokens": ctx.input_tokens,
             "output_tokens": ctx.output_tokens,
+            "cached_tokens": ctx.cached_tokens,
+            "cache_write_tokens": ctx.cache_write_tokens,
+            "service_tier": ctx.service_tier,
             "cost_usd": round(ctx.cost_usd, 8),
             "latency_ms": round(elapsed_s * 1000.0, 2),
             "ttft_ms": None if ctx.ttft_s is None else round(ctx.ttft_s * 1000.0, 2),
@@ -42,9 +46,14 @@ class AccessLog:
         if ctx.debug is not None:
             record["debug"] = ctx.debug
         if self._json:
-            self._logger.info(orjson.dumps(record).decode())
-        else:
-            self._logger.info(" ".join(f"{k}={v}" for k, v in record.items()))
+            line = orjson.dumps(record).decode()
+        else:  # what is unknown (no route yet, no first token) is left out, not "None"
+            line = " ".join(f"{k}={v}" for k, v in record.items() if v is not None and v != "")
+        # The record built directly: Logger.info would also walk the stack for the caller's
+        # file and line (findCaller), which the access log does not print.
+        logger = self._logger
+        if logger.isEnabledFor(logging.INFO):
+            logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
 
 
 DEBUG_TEXT_CHARS = 2000

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
 
 import orjson
@@ -40,7 +42,7 @@ async def reload(request: Request) -> Response:
     state = get_state(request)
     require_admin(request, state)
     try:
-        reload_policy(state)
+        await asyncio.to_thread(reload_policy, state)  # parsing YAML never holds the loop
     except PolicyError as exc:
         raise InvalidRequestError(f"Policy refused, the old one keeps serving: {exc}") from None
     body = {"status": "reloaded", "policy": state.policy_source, "routes": len(state.policy.routes)}
@@ -49,7 +51,8 @@ async def reload(request: Request) -> Response:
 
 @router.get("/v1/gateway/benches")
 async def list_benches(request: Request) -> Response:
-    """Models benched after a model-level refusal, with the reason and the time left."""
+    """Models benched after a model-level refusal or by discovery, with the reason and the
+    time left (None for discovery's, which last until the next successful discovery)."""
     state = get_state(request)
     require_admin(request, state)
     now = time.monotonic()
@@ -58,7 +61,8 @@ async def list_benches(request: Request) -> Response:
             "model": entry.model,
             "reason": entry.reason,
             "features": feature_names(entry.features) if entry.features else [],
-            "seconds_left": round(entry.until - now, 1),
+            "seconds_left": round(entry.until - now, 1) if entry.until != math.inf else None,
+            "source": entry.source,
         }
         for entry in state.stats.bench.active(now)
     ]
@@ -92,5 +96,6 @@ def reload_policy(state: GatewayState) -> None:
         log.error("policy reload refused: %s", exc)
         raise
     state.policy = policy
+    state.policy_loaded_at = int(time.time())
     state.metrics.policy_reloads.labels("success").inc()
     log.info("policy reloaded from %s", state.policy_source)

@@ -10,15 +10,21 @@ from gateway.cache.answers import CachedAnswer, decode_answer, encode_answer
 from gateway.cache.keys import cache_key, directive, is_cacheable
 from gateway.routing.decision import Decision
 from gateway.schemas.chat import ChatCompletionRequest
+from gateway.translation.prepared import PreparedConversation
 
 
 @dataclass(frozen=True)
 class CachePlan:
-    """``key`` None: nothing to do. ``lookup`` False with a key: store only (no-cache)."""
+    """``key`` None: nothing to do. ``lookup`` False with a key: store only (no-cache).
+
+    ``allowed`` names the models this request may reach (the route's kept candidates): an
+    entry answered by any other model is never returned, whatever its key.
+    """
 
     key: str | None
     lookup: bool
     ttl_s: int
+    allowed: frozenset[str] = frozenset()
 
 
 NO_CACHE = CachePlan(None, False, 0)
@@ -27,6 +33,7 @@ NO_CACHE = CachePlan(None, False, 0)
 def plan_cache(
     state: GatewayState,
     req: ChatCompletionRequest,
+    prepared: PreparedConversation,
     decision: Decision,
     ctx: CallContext,
     cache_control: str | None,
@@ -39,19 +46,27 @@ def plan_cache(
     if wanted == "no-store" or not is_cacheable(req, decision.cache.when):
         ctx.cache = "bypass"
         return NO_CACHE
-    key = cache_key(ctx.tenant, req)
+    key = cache_key(ctx.tenant, req, decision=decision, prepared=prepared)
+    allowed = frozenset(c.model.name for c in decision.candidates)
     if wanted == "no-cache":
         ctx.cache = "bypass"
-        return CachePlan(key, False, decision.cache.ttl_s)
+        return CachePlan(key, False, decision.cache.ttl_s, allowed)
     ctx.cache = "miss"
-    return CachePlan(key, True, decision.cache.ttl_s)
+    return CachePlan(key, True, decision.cache.ttl_s, allowed)
+
+
+def may_answer(plan: CachePlan, answer: CachedAnswer | None) -> CachedAnswer | None:
+    """The stored answer, if the model that produced it is one this request may reach."""
+    if answer is None or answer.model not in plan.allowed:
+        return None
+    return answer
 
 
 async def lookup(state: GatewayState, plan: CachePlan, ctx: CallContext) -> CachedAnswer | None:
     if plan.key is None or not plan.lookup:
         return None
     packed = await state.cache.get(plan.key)
-    answer = decode_answer(packed) if packed is not None else None
+    answer = may_answer(plan, decode_answer(packed) if packed is not None else None)
     if answer is not None:
         ctx.cache = "hit"
     return answer

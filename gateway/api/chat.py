@@ -13,26 +13,45 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.access_log import note_debug
-from gateway.api.accounting import record_usage, usage_cost
+from gateway.api.accounting import note_prefix, record_usage, usage_cost
 from gateway.api.caching import lookup, plan_cache
 from gateway.api.context import CallContext, new_id
-from gateway.api.deps import authenticate, get_state, read_json_body
+from gateway.api.deps import (
+    authenticate,
+    check_json_depth,
+    decode_json_body,
+    get_state,
+    read_body,
+    request_bounds,
+    requested_model,
+)
 from gateway.api.flight import answer_once
-from gateway.api.limiting import admit, settle
+from gateway.api.limiting import admit, admit_caller, cost_bound, settle
 from gateway.api.openapi import chat_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.api.shadow_hook import ShadowHook
 from gateway.api.state import GatewayState
 from gateway.api.streaming import ChatSSE, ChunkEncoder, replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
+from gateway.cache.prefixes import scope_of
+from gateway.errors import UpstreamMalformedError
 from gateway.providers.bedrock import REQUEST_ID_KEY
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import choose
+from gateway.routing.levers import call_levers, requested_tier
+from gateway.routing.policy import ModelSpec
 from gateway.routing.stats import StatsView
+from gateway.schemas.bounds import check_chat_bytes, check_chat_counts
 from gateway.schemas.chat import ChatCompletionRequest
-from gateway.schemas.parse import parse_chat_request
-from gateway.translation.converse_to_openai import chat_completion
+from gateway.schemas.parse import check_extras, parse_chat_request
+from gateway.translation.converse_to_openai import (
+    chat_completion,
+    converse_problem,
+    served_latency,
+    served_tier,
+)
 from gateway.translation.openai_to_converse import (
+    Levers,
     PreparedConversation,
     converse_body,
     image_urls,
@@ -53,6 +72,9 @@ class ChatPlan:
     completion_id: str
     created: int
     shadow_opt_out: bool = False
+    service_tier: str | None = None  # the client's (checked); None: the route's default
+    region: str = "us-east-1"  # the policy's region (latency-optimized offers are regional)
+    cache_scope: str = ""  # tenant and prompt_cache_key (``cache.prefixes.scope_of``)
 
 
 async def plan_chat(
@@ -61,7 +83,14 @@ async def plan_chat(
     """Everything up to the routing decision; shared by chat and ``/v1/gateway/explain``
     (which passes read-only ``stats`` so that explaining never takes a circuit's probe)."""
     ctx.tenant = authenticate(request, state)
-    body = await read_json_body(request, state.settings.max_body_bytes)
+    await admit_caller(state, ctx)
+    raw = await read_body(request, state.settings.max_body_bytes)
+    bounds = request_bounds(state.settings)
+    check_chat_bytes(raw, bounds)
+    body = decode_json_body(raw, check_depth=False)
+    ctx.requested = requested_model(body)
+    check_chat_counts(body, bounds)
+    check_json_depth(body, raw)
     return await plan_parsed(request, state, ctx, parse_chat_request(body), stats=stats)
 
 
@@ -73,11 +102,16 @@ async def plan_parsed(
     *,
     stats: StatsView | None = None,
 ) -> ChatPlan:
-    """``plan_chat`` after authentication and parsing (``/v1/responses`` builds ``req``)."""
+    """``plan_chat`` after the caller's checks and the bounded parse (``/v1/responses``
+    builds ``req`` from its own body)."""
+    if req.extras:
+        check_extras(req.extras, state.policy.extra_fields)
+    tier = requested_tier(req.service_tier)
     images = await _fetch_images(state, req)
     prepared = prepare_conversation(
         req, images=images, allow_image_urls=state.settings.allow_image_urls
     )
+    scope = scope_of(ctx.tenant, req.prompt_cache_key)
     route_request = RouteRequest(
         model=req.model,
         tenant=ctx.tenant,
@@ -88,14 +122,19 @@ async def plan_parsed(
         stream=bool(req.stream),
         prompt_tokens=prepared.prompt_tokens,
         max_tokens=req.max_completion_tokens or req.max_tokens,
+        needs_documents=prepared.uses_documents,
+        service_tier=tier,
+        cached_prefix=state.prefixes.warm(scope, state.policy.models, prepared.prefix_digest),
     )
     decision = choose(route_request, state.policy, stats or state.stats, rng=state.rng)
     state.recent_decisions.append((time.time(), decision))
     ctx.route = decision.route
     ctx.strategy = decision.strategy
+    ctx.deadline = time.monotonic() + decision.timeout_s
+    if req.extras:
+        check_extras(req.extras, decision.levers.extra_fields)
     first = decision.candidates[0]
     ctx.model, ctx.bedrock_id = first.model.name, first.call_id
-    ctx.cost_usd = first.est_cost_usd
     return ChatPlan(
         request=req,
         prepared=prepared,
@@ -103,6 +142,9 @@ async def plan_parsed(
         completion_id=new_id("chatcmpl-"),
         created=int(time.time()),
         shadow_opt_out=request.headers.get("x-gateway-shadow", "").strip().lower() == "off",
+        service_tier=tier,
+        region=state.policy.region,
+        cache_scope=scope,
     )
 
 
@@ -131,8 +173,23 @@ def converse_bytes(plan: ChatPlan, candidate: Candidate) -> bytes:
         default_max_tokens=output_budget(
             plan.prepared.prompt_tokens, model.max_output_tokens, model.context_window
         ),
+        levers=body_levers(plan, model),
     )
     return orjson.dumps(body)
+
+
+def body_levers(plan: ChatPlan, model: ModelSpec) -> Levers:
+    """The route's levers as this model can take them (offered by the table, priced by the
+    catalogue), with the client's route-allowed extra fields."""
+    chosen = call_levers(
+        plan.decision.levers, model.caps, model.tier_price_map, plan.region, plan.service_tier
+    )
+    return Levers(
+        prompt_cache=chosen.prompt_cache,
+        service_tier=chosen.service_tier,
+        latency_optimized=chosen.latency_optimized,
+        extra_fields=plan.request.extras,
+    )
 
 
 @router.post(
@@ -173,11 +230,17 @@ async def serve_chat(
     cache_control: str | None,
     present: Presenter,
 ) -> Response:
-    """Limits, cache, single-flight, Bedrock with fallback and shadow: one pipeline for
-    every endpoint that answers a chat request."""
-    admission = await admit(state, ctx, plan.prepared.prompt_tokens + plan.decision.output_tokens)
+    """Budget reservation, cache, single-flight, Bedrock with fallback and shadow: one
+    pipeline for every endpoint that answers a chat request."""
+    prompt_tokens = plan.prepared.prompt_tokens
+    admission = await admit(
+        state,
+        ctx,
+        prompt_tokens + plan.decision.output_tokens,
+        cost_bound(plan.decision, prompt_tokens, plan.prepared.max_tokens),
+    )
     state.metrics.routing_decisions.labels(ctx.route, ctx.model, ctx.strategy).inc()
-    cache_plan = plan_cache(state, plan.request, plan.decision, ctx, cache_control)
+    cache_plan = plan_cache(state, plan.request, plan.prepared, plan.decision, ctx, cache_control)
     hit = await lookup(state, cache_plan, ctx)
     if hit is not None:
         await settle(state, admission, ctx)
@@ -220,7 +283,8 @@ async def answer_from_cache(
     ctx.cost_usd = 0.0
     model = state.policy.models.get(hit.model)
     if model is not None:
-        saved = usage_cost(model, hit.completion.get("usage") or {})
+        tier = str(hit.completion.get("service_tier") or "default")
+        saved = usage_cost(model, hit.completion.get("usage") or {}, tier)
         state.metrics.cache_saved.labels(ctx.route).inc(saved)
     if not plan.request.stream:
         body = replay_completion(hit, completion_id=plan.completion_id, created=plan.created)
@@ -237,6 +301,16 @@ async def answer_from_cache(
     return replay_stream(chunks, ctx, present.encoder(), hit.completion)
 
 
+def check_converse(model_id: str, resp: dict[str, Any]) -> None:
+    """A 200 that is not a Converse answer is a 502 naming the model (never a 500)."""
+    problem = converse_problem(resp)
+    if problem is not None:
+        raise UpstreamMalformedError(
+            f"Bedrock answered model {model_id} with a body that is not a Converse response: "
+            f"{problem}."
+        )
+
+
 async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -> dict[str, Any]:
     """A non-streamed answer: Converse with fallback, then the OpenAI body."""
     bedrock = state.require_bedrock()
@@ -246,6 +320,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         resp = await bedrock.converse(
             candidate.call_id, converse_bytes(plan, candidate), timeout=timeout
         )
+        check_converse(candidate.call_id, resp)
         elapsed = time.perf_counter() - started
         state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
         state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)
@@ -253,6 +328,7 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         return resp
 
     resp = await with_fallback(state, plan.decision, ctx, attempt)
+    ctx.service_tier = served_tier(resp)
     completion = chat_completion(
         resp,
         completion_id=plan.completion_id,
@@ -260,5 +336,8 @@ async def complete_chat(state: GatewayState, plan: ChatPlan, ctx: CallContext) -
         created=plan.created,
         prepared=plan.prepared,
     )
-    record_usage(state, plan.decision, ctx, completion.get("usage"))
+    usage = completion.get("usage")
+    record_usage(state, plan.decision, ctx, usage, ctx.service_tier, served_latency(resp))
+    note_prefix(state, plan.cache_scope, plan.prepared, ctx.model, usage)
+    ctx.finish_reason = str((completion.get("choices") or [{}])[0].get("finish_reason") or "")
     return completion

@@ -25,6 +25,7 @@ class CallContext:
 
     request_id: str
     tenant: str = ""
+    requested: str = ""  # the body's ``model``, as the client wrote it (even when refused)
     route: str = ""
     strategy: str = ""
     model: str = ""
@@ -35,21 +36,30 @@ class CallContext:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    service_tier: str = "default"  # the Bedrock tier that served
     ttft_s: float | None = None
     debug: dict[str, str] | None = None  # prompt and answer, only with GATEWAY_LOG_PROMPTS
     status: int = 200
     upstream_request_id: str = ""  # Bedrock's x-amzn-RequestId of the last attempt
+    finish_reason: str = ""  # OpenAI's finish_reason of the answer
+    #: ``time.monotonic()`` by which the request must be answered (set once it is routed):
+    #: waiting for another replica's answer and every attempt share it.
+    deadline: float | None = None
     started: float = field(default_factory=time.perf_counter)
 
-    def headers(self) -> dict[str, str]:
-        """The ``x-gateway-*`` headers promised on every model call."""
+    def headers(self, cost_usd: float | None = None) -> dict[str, str]:
+        """The ``x-gateway-*`` headers promised on every model call. The cost is what the call
+        cost (0 for one that cost nothing: a cache hit, a refusal, a failure), or ``cost_usd``
+        when given (a stream's pre-call estimate: its headers leave before the usage)."""
+        cost = self.cost_usd if cost_usd is None else cost_usd
         return {
             "x-request-id": self.request_id,
             "x-gateway-route": self.route,
             "x-gateway-model": self.bedrock_id,
             "x-gateway-cache": self.cache or "off",
             "x-gateway-attempts": str(self.attempts),
-            "x-gateway-cost-usd": f"{self.cost_usd:.8f}",
+            "x-gateway-cost-usd": f"{cost:.8f}",
         } | ({UPSTREAM_REQUEST_ID: self.upstream_request_id} if self.upstream_request_id else {})
 
     def elapsed(self) -> float:

@@ -14,22 +14,25 @@ from starlette.responses import Response
 
 from gateway.api.accounting import record_usage
 from gateway.api.context import CallContext
-from gateway.api.deps import authenticate, get_state, read_json_body
-from gateway.api.limiting import admit, settle
+from gateway.api.deps import authenticate, get_state, read_json_body, requested_model
+from gateway.api.limiting import admit, admit_caller, cost_bound, settle
 from gateway.api.openapi import embedding_request_body
 from gateway.api.pipeline import with_fallback
+from gateway.errors import UpstreamMalformedError
 from gateway.providers.bedrock import BedrockClient
 from gateway.routing.decision import Candidate, RouteRequest
 from gateway.routing.engine import choose
 from gateway.schemas.parse import parse_embedding_request
 from gateway.translation.embeddings import (
     cohere_bodies,
+    cohere_problem,
     embedding_family,
     embedding_response,
     estimate_tokens,
     parse_cohere,
     parse_titan,
     titan_body,
+    titan_problem,
 )
 
 router = APIRouter()
@@ -43,7 +46,10 @@ async def embeddings(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     ctx.tenant = authenticate(request, state)
-    req = parse_embedding_request(await read_json_body(request, state.settings.max_body_bytes))
+    await admit_caller(state, ctx)
+    body = await read_json_body(request, state.settings.max_body_bytes)
+    ctx.requested = requested_model(body)
+    req = parse_embedding_request(body)
     texts = [req.input] if isinstance(req.input, str) else [str(t) for t in req.input]
     estimated = estimate_tokens(texts)
     decision = choose(
@@ -63,7 +69,7 @@ async def embeddings(request: Request) -> Response:
         rng=state.rng,
     )
     ctx.route, ctx.strategy = decision.route, decision.strategy
-    admission = await admit(state, ctx, estimated)
+    admission = await admit(state, ctx, estimated, cost_bound(decision, estimated, 0))
     state.metrics.routing_decisions.labels(
         ctx.route, decision.candidates[0].model.name, ctx.strategy
     ).inc()
@@ -127,6 +133,7 @@ async def _embed_titan(
         async with limit:
             result = await bedrock.invoke_model(model_id, body, timeout=timeout)
         request_ids.append(result.headers.get("x-amzn-RequestId", ""))
+        _check(model_id, titan_problem(result.body))
         return parse_titan(result.body)
 
     results = await asyncio.gather(*(one(b) for b in bodies))
@@ -144,6 +151,7 @@ async def _embed_cohere(
     async def one(body: dict[str, Any]) -> tuple[Vectors, int]:
         result = await bedrock.invoke_model(model_id, orjson.dumps(body), timeout=timeout)
         request_ids.append(result.headers.get("x-amzn-RequestId", ""))
+        _check(model_id, cohere_problem(result.body))
         header = result.headers.get("x-amzn-bedrock-input-token-count", "")
         batch = body.get("texts", [])
         tokens = int(header) if header.isdigit() else estimate_tokens(batch)
@@ -152,3 +160,12 @@ async def _embed_cohere(
     bodies = cohere_bodies(texts, dimensions=dimensions)  # refuses other than 1024 dimensions
     results = await asyncio.gather(*(one(b) for b in bodies))
     return [v for vectors, _ in results for v in vectors], sum(t for _, t in results)
+
+
+def _check(model_id: str, problem: str | None) -> None:
+    """A 200 that is not an embedding answer is a 502 naming the model (never a 500)."""
+    if problem is not None:
+        raise UpstreamMalformedError(
+            f"Bedrock answered model {model_id} with a body that is not an embedding "
+            f"response: {problem}."
+        )

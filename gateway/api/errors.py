@@ -9,7 +9,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import GatewayError, InvalidRequestError, NotFoundError, UpstreamError
+from gateway.errors import (
+    ClientDisconnectedError,
+    GatewayError,
+    InvalidRequestError,
+    NotFoundError,
+    UpstreamError,
+)
 
 log = logging.getLogger("gateway.errors")
 
@@ -19,8 +25,11 @@ _HTTP_TYPES = {401: "authentication_error", 403: "permission_error", 404: "inval
 def error_response(request: Request, err: GatewayError) -> Response:
     headers = err.headers()
     call = getattr(request.state, "call", None)
+    if isinstance(err, ClientDisconnectedError):
+        note_disconnect(call.request_id if call is not None else "-", "upload")
     if call is not None:
         call.status = err.status
+        call.cost_usd = 0.0  # a refused or failed call is not billed: the estimate is void
         if isinstance(err, UpstreamError) and err.request_id:
             call.upstream_request_id = err.request_id
         if call.route:
@@ -31,6 +40,11 @@ def error_response(request: Request, err: GatewayError) -> Response:
         media_type="application/json",
         headers=headers,
     )
+
+
+def note_disconnect(request_id: str, when: str) -> None:
+    """A client that hung up: one INFO line, no traceback (it is not the gateway's fault)."""
+    log.info("client disconnected during the %s (request %s)", when, request_id)
 
 
 async def handle_gateway_error(request: Request, exc: Exception) -> Response:

@@ -2,15 +2,16 @@
 
 Within a process the callers share one task (``SingleFlight``); across replicas a short Redis
 lock elects one caller, and the others wait for its cache entry, bounded by the lock's
-lifetime, before going upstream themselves. Streams do not wait on each other: a streamed miss
-calls Bedrock itself (and still fills the cache).
+lifetime and by their own deadline, before going upstream themselves. Streams do not wait on
+each other: a streamed miss calls Bedrock itself (and still fills the cache).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
-from gateway.api.caching import CachePlan, store
+from gateway.api.caching import CachePlan, may_answer, store
 from gateway.api.context import CallContext
 from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, decode_answer
@@ -31,8 +32,11 @@ async def answer_once(
         lock = state.flight_lock
         ttl = plan.decision.timeout_s
         if lock is not None and not await lock.acquire(key, ttl):
-            packed = await lock.wait_for(key, lambda: state.cache.get(key), max_wait_s=ttl)
-            answer = decode_answer(packed) if packed is not None else None
+            left = ttl if ctx.deadline is None else ctx.deadline - time.monotonic()
+            packed = await lock.wait_for(
+                key, lambda: state.cache.get(key), max_wait_s=max(0.0, min(ttl, left))
+            )
+            answer = may_answer(cache_plan, decode_answer(packed) if packed is not None else None)
             if answer is not None:
                 return answer, True
         try:

@@ -17,6 +17,7 @@ from gateway.errors import (
 )
 from gateway.routing.decision import Candidate, Decision
 from gateway.routing.policy import feature_mask
+from gateway.tracing import mark_error, set_attributes
 
 T = TypeVar("T")
 Attempt = Callable[[Candidate, float], Awaitable[T]]
@@ -30,9 +31,12 @@ async def with_fallback(
     Only failures the policy marks retryable move on; a validation error is final. A
     model-level refusal (no access, end of life, no on-demand offer, a feature the model
     lacks) benches the model and moves on without using up an attempt. All attempts share
-    one deadline (the route's timeout), and each gets what is left of it.
+    one deadline (the route's timeout from when the request was routed), and each gets what
+    is left of it.
     """
     deadline = time.monotonic() + decision.timeout_s
+    if ctx.deadline is not None:
+        deadline = min(deadline, ctx.deadline)
     retryable = decision.retry.retryable
     failures: list[UpstreamError] = []
     previous: Candidate | None = None
@@ -48,9 +52,8 @@ async def with_fallback(
         ctx.attempts += 1
         ctx.model = candidate.model.name
         ctx.bedrock_id = candidate.call_id
-        ctx.cost_usd = candidate.est_cost_usd  # the answer's real usage replaces it
         try:
-            return await attempt(candidate, remaining)
+            return await _traced(state, candidate, ctx.attempts, attempt, remaining)
         except UpstreamError as err:
             if err.model_level:
                 bench_model(state, candidate, err)
@@ -63,6 +66,38 @@ async def with_fallback(
             failures.append(err)
             previous = candidate
     raise final_error(failures, decision.timeout_s)
+
+
+async def _traced(
+    state: GatewayState, candidate: Candidate, number: int, attempt: Attempt[T], timeout: float
+) -> T:
+    """One attempt, in a client span of its own when tracing is on (fallbacks are siblings)."""
+    if not state.tracing.enabled:
+        return await attempt(candidate, timeout)
+    operation = "embeddings" if candidate.model.kind == "embedding" else "chat"
+    with state.tracing.attempt_span(
+        operation, candidate.call_id, model=candidate.model.name, attempt=number
+    ) as span:
+        try:
+            result = await attempt(candidate, timeout)
+        except UpstreamError as err:
+            mark_error(span, err.reason, err.message)
+            set_attributes(span, {"aws.request_id": err.request_id})
+            raise
+        if isinstance(result, dict):
+            usage = result.get("usage") or {}
+            set_attributes(
+                span,
+                {
+                    "gen_ai.response.model": candidate.call_id,
+                    "gen_ai.usage.input_tokens": usage.get("inputTokens"),
+                    "gen_ai.usage.output_tokens": usage.get("outputTokens"),
+                    "gen_ai.response.finish_reasons": (
+                        [result["stopReason"]] if result.get("stopReason") else None
+                    ),
+                },
+            )
+        return result
 
 
 #: Bench lengths: a model-level refusal does not heal in seconds (a circuit's cool-down).

@@ -18,12 +18,26 @@ from starlette.responses import Response
 
 from gateway.api.chat import plan_parsed, serve_chat
 from gateway.api.context import CallContext, new_id
-from gateway.api.deps import authenticate, get_state, read_json_body
+from gateway.api.deps import (
+    authenticate,
+    check_json_depth,
+    decode_json_body,
+    get_state,
+    read_body,
+    request_bounds,
+    requested_model,
+)
+from gateway.api.limiting import admit_caller
 from gateway.api.openapi import responses_request_body
 from gateway.api.state import GatewayState
 from gateway.api.streaming import ChunkEncoder
 from gateway.cache.responses import ResponseStore, StoredResponse
 from gateway.errors import InvalidRequestError, NotFoundError, UpstreamError
+from gateway.schemas.bounds import (
+    check_chat_bytes,
+    check_conversation_length,
+    check_responses_counts,
+)
 from gateway.schemas.parse import parse_chat_request, parse_responses_request
 from gateway.schemas.responses import ResponsesRequest, stored_items
 from gateway.translation.responses_in import chat_body
@@ -58,7 +72,8 @@ async def create_response(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     ctx.tenant = authenticate(request, state)
-    body = await read_json_body(request, state.settings.max_body_bytes)
+    await admit_caller(state, ctx)
+    body = await _bounded_body(request, state, ctx)
     req = parse_responses_request(body)
     conversation: list[dict[str, Any]] = []
     if req.previous_response_id:
@@ -66,8 +81,9 @@ async def create_response(request: Request) -> Response:
         if prior is None:
             raise _not_found(req.previous_response_id, "previous_response_id")
         conversation = prior.conversation
-    chat = parse_chat_request(chat_body(req, stored_items(conversation)))
-    plan = await plan_parsed(request, state, ctx, chat)
+    translated = chat_body(req, stored_items(conversation))
+    check_conversation_length(len(translated["messages"]), request_bounds(state.settings))
+    plan = await plan_parsed(request, state, ctx, parse_chat_request(translated))
     raw_input = body["input"]
     if isinstance(raw_input, str):
         raw_input = [{"type": "message", "role": "user", "content": raw_input}]
@@ -75,6 +91,19 @@ async def create_response(request: Request) -> Response:
         state, ctx, req, input_item_records(raw_input, new_id), conversation
     )
     return await serve_chat(state, plan, ctx, request.headers.get("cache-control"), present)
+
+
+async def _bounded_body(request: Request, state: GatewayState, ctx: CallContext) -> dict[str, Any]:
+    """The body under chat's bounds (size, items, content parts, tools, depth), counted
+    before any element is validated."""
+    raw = await read_body(request, state.settings.max_body_bytes)
+    bounds = request_bounds(state.settings)
+    check_chat_bytes(raw, bounds, "input")
+    body = decode_json_body(raw, check_depth=False)
+    ctx.requested = requested_model(body)
+    check_responses_counts(body, bounds)
+    check_json_depth(body, raw)
+    return body
 
 
 class ResponsesPresenter:

@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from gateway.api.access_log import note_debug
-from gateway.api.accounting import record_usage
+from gateway.api.accounting import note_prefix, record_usage, usage_cost
 from gateway.api.caching import CachePlan, store
 from gateway.api.context import CallContext
+from gateway.api.errors import note_disconnect
 from gateway.api.limiting import Admission, settle
 from gateway.api.pipeline import note_failure, with_fallback
+from gateway.api.sse_response import EventStreamResponse
 from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, Delta
-from gateway.errors import UpstreamError, UpstreamServerError
+from gateway.errors import UpstreamError, UpstreamMalformedError, UpstreamServerError
 from gateway.routing.decision import Candidate
+from gateway.routing.engine import estimate_cost
 from gateway.translation.prepared import PreparedConversation
 from gateway.translation.replay import converse_events
 from gateway.translation.sse import SSE_DONE, sse_error, sse_event
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
     from gateway.providers.bedrock import ConverseEventStream
 
 DRAIN_S = 1.0
+CLIENT_GONE = 499  # the status a stream the client cut is counted and logged with
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _PREAMBLE_EVENTS = frozenset({"messageStart"})
 
@@ -112,7 +117,7 @@ async def stream_chat(
     admission: Admission,
     encoder: ChunkEncoder | None = None,
 ) -> Response:
-    from gateway.api.chat import converse_bytes
+    from gateway.api.chat import check_converse, converse_bytes
 
     bedrock = state.require_bedrock()
 
@@ -121,6 +126,7 @@ async def stream_chat(
         body = converse_bytes(plan, candidate)
         if replays_tools(plan.prepared, candidate):
             answer = await bedrock.converse(candidate.call_id, body, timeout=timeout)
+            check_converse(candidate.call_id, answer)
             ctx.upstream_request_id = str(
                 (answer.get("ResponseMetadata") or {}).get("RequestId", "")
             )
@@ -143,19 +149,20 @@ async def stream_chat(
             await settle(state, admission, ctx)
         raise
     options = plan.request.stream_options
+    model = opened.candidate.model
     translator = StreamTranslator(
         completion_id=plan.completion_id,
         model=ctx.bedrock_id,
         created=plan.created,
         include_usage=bool(options and options.include_usage),
         prepared=plan.prepared,
+        cost_of=functools.partial(usage_cost, model),
     )
-    return StreamingResponse(
+    return EventStreamResponse(
         _sse_body(
             state, plan, ctx, opened, translator, cache_plan, admission, encoder or ChatSSE()
         ),
-        media_type="text/event-stream",
-        headers=ctx.headers() | SSE_HEADERS,
+        headers=ctx.headers(cost_usd=opened.candidate.est_cost_usd) | SSE_HEADERS,
     )
 
 
@@ -185,20 +192,26 @@ async def _sse_body(
     deltas: list[Delta] = []
     keep = deltas.extend if cache_plan.key is not None else None
     try:
-        out = _feed(translator, opened.buffered, keep, encoder)
+        call_id = opened.candidate.call_id
+        out = _feed(translator, opened.buffered, keep, call_id, encoder)
         while translator.usage is None:  # Bedrock's `metadata` event ends the message
             if out:
                 yield out  # one write per network read of Bedrock's stream, not per event
             batch = await opened.stream.next_batch()
             if not batch:
                 break
-            out = _feed(translator, batch, keep, encoder)
+            out = _feed(translator, batch, keep, call_id, encoder)
         if not translator.finished:
             raise UpstreamServerError("Bedrock's stream ended before the message was complete.")
         elapsed = time.perf_counter() - opened.started
         state.stats.record_success(model, latency_ms=elapsed * 1000.0, ttft_ms=ttft * 1000.0)
         state.metrics.upstream_duration.labels(model).observe(elapsed)
-        record_usage(state, plan.decision, ctx, translator.usage)
+        ctx.service_tier = translator.service_tier
+        record_usage(
+            state, plan.decision, ctx, translator.usage, translator.service_tier, translator.latency
+        )
+        note_prefix(state, plan.cache_scope, plan.prepared, ctx.model, translator.usage)
+        ctx.finish_reason = translator.finish_reason or ""
         completion = translator.to_completion()
         yield out + await encoder.finish(completion)
         await _drain(opened.stream)
@@ -212,10 +225,23 @@ async def _sse_body(
         ctx.status = err.status
         note_failure(state, opened.candidate, err, retryable=err.retryable)
         yield encoder.fail(err)
+    except (asyncio.CancelledError, GeneratorExit):  # the client hung up mid-stream
+        ctx.status = CLIENT_GONE
+        note_disconnect(ctx.request_id, "stream")
+        raise
     finally:
+        if translator.usage is None:  # cut (client gone, or Bedrock failed): bill what ran
+            ctx.cost_usd = partial_cost(plan, opened.candidate, translator.text)
         with anyio.CancelScope(shield=True):
             await opened.stream.aclose()
             await settle(state, admission, ctx)
+
+
+def partial_cost(plan: ChatPlan, candidate: Candidate, text: str) -> float:
+    """The estimated cost of a stream cut before Bedrock reported usage: the prompt, and the
+    output sent so far (4 characters a token). Settles the budget's reservation."""
+    output_tokens = -(-len(text) // 4)
+    return estimate_cost(candidate.model, plan.prepared.prompt_tokens, output_tokens)
 
 
 async def _drain(stream: EventSource) -> None:
@@ -225,14 +251,26 @@ async def _drain(stream: EventSource) -> None:
             await stream.next_batch()
 
 
+#: What the translator raises on an event that is not shaped as Bedrock documents it.
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
 def _feed(
     translator: StreamTranslator,
     events: Iterable[tuple[str, dict[str, Any]]],
     keep: Callable[[Iterable[Delta]], None] | None,
+    model_id: str,
     encoder: ChunkEncoder,
 ) -> bytes:
-    """The bytes for a batch of Bedrock events."""
-    chunks = [chunk for et, payload in events for chunk in translator.feed(et, payload)]
+    """The bytes for a batch of Bedrock events; an event of the wrong shape is a 502
+    naming the model (the stream then ends with an error event)."""
+    try:
+        chunks = [chunk for et, payload in events for chunk in translator.feed(et, payload)]
+    except _SHAPE_ERRORS as exc:
+        raise UpstreamMalformedError(
+            f"Bedrock's stream for model {model_id} sent an event that is not a ConverseStream "
+            f"event ({type(exc).__name__})."
+        ) from None
     if keep is not None:
         keep(
             {"delta": c["choices"][0]["delta"], "finish_reason": c["choices"][0]["finish_reason"]}
@@ -256,6 +294,4 @@ def replay_stream(
             yield out.encode([chunk])
         yield await out.finish(completion or {})
 
-    return StreamingResponse(
-        body(), media_type="text/event-stream", headers=ctx.headers() | SSE_HEADERS
-    )
+    return EventStreamResponse(body(), headers=ctx.headers() | SSE_HEADERS)

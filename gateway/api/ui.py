@@ -4,8 +4,9 @@ shadow comparison as a table with a latency/cost chart.
 
 Server-rendered HTML (every value through ``html.escape``), inline CSS, an inline SVG chart and
 a few lines of inline script; nothing is fetched from anywhere (the Content-Security-Policy says
-so). Access: the admin key as ``Authorization: Bearer <key>`` or ``?key=<key>`` (for a browser;
-the key then sits in its history), or open to all when the gateway runs with ``--demo``.
+so). Access: the admin key, through the sign-in form's cookie or as a bearer token
+(``gateway.api.ui_auth``); never in the URL. A routing decision shows the chosen model and why,
+its fallbacks and exclusions folded under a ``<details>`` (nineteen fallbacks are a wall of text).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.deps import get_state, require_admin
+from gateway.api.deps import get_state
 from gateway.api.shadow import shadow_report
 from gateway.api.state import GatewayState
-from gateway.config import sha256_hex
-from gateway.errors import AuthenticationError
+from gateway.api.ui_auth import login, refusal, signed_in
 from gateway.routing.policy import Policy, Route, feature_names
+from gateway.shadow.chart import ChartPoint, scatter_svg
 from gateway.shadow.report import iter_pairs
 
 router = APIRouter()
@@ -37,6 +38,8 @@ th,td{border:1px solid #d8dee4;padding:.25rem .5rem;text-align:left;vertical-ali
 th{background:#eef1f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:#6a737d}.ok{color:#1a7f37}.bad{color:#cf222e}.warn{color:#9a6700}
 tr.hl td{background:#fff8c5}svg{background:#fff;border:1px solid #d8dee4}
+g.legend.hl text{font-weight:600}details summary{cursor:pointer;color:#0969da}
+details ol{margin:.3rem 0 0;padding-left:1.2rem}
 """
 SCRIPT = """
 document.querySelectorAll('[data-pair]').forEach(function (el) {
@@ -68,17 +71,6 @@ def _table(head: Sequence[str], rows: Iterable[str], empty: str) -> str:
     body = "".join(rows) or f'<tr><td colspan="{len(head)}" class="muted">{_e(empty)}</td></tr>'
     cells = "".join(f"<th>{_e(h)}</th>" for h in head)
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _authorise(request: Request, state: GatewayState) -> None:
-    if state.settings.demo:
-        return
-    key = request.query_params.get("key")
-    if key is None:
-        require_admin(request, state)
-        return
-    if state.admin_key_hash is None or sha256_hex(key) != state.admin_key_hash:
-        raise AuthenticationError("Incorrect admin key provided.")
 
 
 def _route_rows(policy: Policy) -> Iterable[str]:
@@ -140,18 +132,28 @@ def _bench_notes(state: GatewayState) -> dict[str, str]:
     return notes
 
 
+def _details(fallbacks: list[str], excluded: list[str]) -> str:
+    """The decision's other candidates and exclusions, folded (opened on demand)."""
+    if not fallbacks and not excluded:
+        return '<span class="muted">-</span>'
+    summary = f"{len(fallbacks)} fallback{'s' * (len(fallbacks) != 1)}"
+    summary += f", {len(excluded)} excluded" if excluded else ""
+    items = "".join(f"<li>{_e(f)}</li>" for f in fallbacks)
+    gone = "".join(f'<li class="muted">excluded {_e(x)}</li>' for x in excluded)
+    return f"<details><summary>{_e(summary)}</summary><ol>{items}{gone}</ol></details>"
+
+
 def _decision_rows(state: GatewayState) -> Iterable[str]:
     recent = list(getattr(state, "recent_decisions", ()))
     for stamp, decision in reversed(recent):
         chosen = decision.candidates[0]
-        others = "; ".join(f"{c.model.name}: {c.reason}" for c in decision.candidates[1:])
-        excluded = "; ".join(f"{name}: {why}" for name, why in decision.excluded)
+        others = [f"{c.model.name}: {c.reason}" for c in decision.candidates[1:]]
+        excluded = [f"{name}: {why}" for name, why in decision.excluded]
         when = time.strftime("%H:%M:%S", time.localtime(stamp))
         yield (
             f"<tr><td>{_e(when)}</td><td>{_e(decision.tenant)}</td><td>{_e(decision.route)}</td>"
-            f"<td>{_e(chosen.model.name)}</td><td>{_e(chosen.reason)}</td>"
-            f'<td class="muted">{_e(others or "-")}</td>'
-            f'<td class="muted">{_e(excluded or "-")}</td></tr>'
+            f'<td class="chosen">{_e(chosen.model.name)}</td><td>{_e(chosen.reason)}</td>'
+            f"<td>{_details(others, excluded)}</td></tr>"
         )
 
 
@@ -182,52 +184,21 @@ def _shadow_rows(report: Mapping[str, Any]) -> Iterable[str]:
         )
 
 
-def _points(report: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
-    """(pair id, label, mean cost per call, p50 latency ms) of every answered shadow pair."""
+def _points(report: Mapping[str, Any]) -> list[ChartPoint]:
+    """Every answered shadow pair: mean cost per call against p50 latency."""
     out = []
     for key, pair in iter_pairs(report):
         cost, latency = pair["cost_usd"]["mean"], (pair["latency_ms"] or {}).get("p50")
         if cost is not None and latency is not None:
-            out.append(
-                (key.encode(), f"{key.shadow} vs {key.primary} ({key.route})", cost, latency)
-            )
+            label = f"{key.shadow} vs {key.primary} ({key.route})"
+            out.append(ChartPoint(key.encode(), label, cost, latency))
     return out
 
 
-def chart(report: Mapping[str, Any], width: int = 640, height: int = 300) -> str:
-    """An inline SVG scatter: x = mean cost per call (USD), y = p50 latency (ms)."""
-    points = _points(report)
-    if not points:
-        return '<p class="muted" id="chart-empty">No shadow calls answered yet.</p>'
-    pad = 48
-    max_cost = max(p[2] for p in points) * 1.15 or 1.0
-    max_lat = max(p[3] for p in points) * 1.15 or 1.0
-    mid = height / 2
-    marks = []
-    for pair, label, cost, latency in points:
-        x = pad + cost / max_cost * (width - 2 * pad)
-        y = height - pad - latency / max_lat * (height - 2 * pad)
-        tip = f"{label}: ${cost:.8f}/call, p50 {latency:.0f} ms"
-        left = x < width * 0.6
-        marks.append(
-            f'<circle data-pair="{_e(pair)}" cx="{x:.1f}" cy="{y:.1f}" r="5" fill="#0969da">'
-            f"<title>{_e(tip)}</title></circle>"
-            f'<text x="{x + (8 if left else -8):.1f}" y="{y - 6:.1f}" font-size="11" '
-            f'text-anchor="{"start" if left else "end"}" pointer-events="none">'
-            f"{_e(label)}</text>"
-        )
-    axes = (
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
-        f'stroke="#888"/><line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#888"/>'
-        f'<text x="{width / 2:.0f}" y="{height - 12}" font-size="12" text-anchor="middle">'
-        f"mean cost per call (USD, max {max_cost:.2g})</text>"
-        f'<text x="14" y="{mid:.0f}" font-size="12" transform="rotate(-90 14 {mid:.0f})"'
-        f' text-anchor="middle">p50 latency (ms, max {max_lat:.0f})</text>'
-    )
-    return (
-        f'<svg id="shadow-chart" role="img" aria-label="latency against cost per shadow model" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">{axes}{"".join(marks)}'
-        "</svg>"
+def chart(report: Mapping[str, Any]) -> str:
+    """The latency/cost scatter (``gateway.shadow.chart``), or a note when nothing answered."""
+    return scatter_svg(_points(report)) or (
+        '<p class="muted" id="chart-empty">No shadow calls answered yet.</p>'
     )
 
 
@@ -254,7 +225,7 @@ def _sections(state: GatewayState, report: Mapping[str, Any]) -> tuple[str, str,
         "no models",
     )
     decisions = _table(
-        ["time", "tenant", "route", "model", "why", "fallbacks", "excluded"],
+        ["time", "tenant", "route", "model", "why", "details"],
         _decision_rows(state),
         "no request routed yet",
     )
@@ -303,10 +274,16 @@ generated {_e(time.strftime("%Y-%m-%d %H:%M:%S"))} ·
 </body></html>"""
 
 
+@router.post("/ui/login", include_in_schema=False)
+async def ui_login(request: Request) -> Response:
+    return await login(request, get_state(request))
+
+
 @router.get("/ui", include_in_schema=False)
 async def ui(request: Request) -> Response:
     state = get_state(request)
-    _authorise(request, state)
+    if not signed_in(request, state):
+        return refusal(state, request)
     report = await shadow_report(state)
     nonce = secrets.token_urlsafe(16)
     csp = (

@@ -109,5 +109,9 @@ def replay_chunks(
         for d in replay_deltas(answer)
     ]
     if include_usage:
-        chunks.append(base | {"choices": [], "usage": answer.completion.get("usage")})
+        usage = answer.completion.get("usage")
+        if usage is not None:  # a hit is not billed: its real cost is 0 (as for a live stream)
+            usage = {**usage, "cost_usd": 0.0}
+        tier = answer.completion.get("service_tier", "default")
+        chunks.append(base | {"choices": [], "usage": usage, "service_tier": tier})
     return chunks

@@ -2,13 +2,16 @@
 
 Values arrive compressed and size-capped from ``cache/answers.py``; keys arrive versioned and
 tenant-hashed from ``cache/keys.py``. Stored under ``<prefix>cache:<key>``, always with a TTL.
-A failed call is a miss (get) or a no-op (set); ``RedisConnection`` counts and logs it.
+A failed call is a miss (get) or a no-op (set); ``RedisConnection`` counts and logs it. A reply
+that is not bytes (or nil) is such a failure too.
 """
 
 from __future__ import annotations
 
+from redis.asyncio import Redis
+
 from gateway.cache.answers import MAX_ENTRY_BYTES
-from gateway.cache.redis_client import RedisConnection
+from gateway.cache.redis_client import RedisConnection, expect
 
 
 class RedisCache:
@@ -23,8 +26,14 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         name = self._key(key)
-        value = await self._conn.run("cache_get", lambda r: r.get(name))
-        return value if isinstance(value, bytes) else None
+
+        async def get(r: Redis) -> bytes | None:
+            value = await r.get(name)
+            if value is not None and not isinstance(value, bytes):
+                expect(False, "a bulk string or nil")
+            return value if isinstance(value, bytes) else None
+
+        return await self._conn.run("cache_get", get)
 
     async def set(self, key: str, value: bytes, ttl_s: int) -> None:
         if len(value) > self._max_entry_bytes or ttl_s <= 0:

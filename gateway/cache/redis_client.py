@@ -2,8 +2,11 @@
 
 Every Redis call of the gateway goes through ``RedisConnection.run``: it is bounded by
 ``timeout_s`` (hard: the caller never waits on the clean-up of a call that timed out); any
-Redis, socket or timeout error is counted (``on_error(op)``), marks the connection unhealthy
-and makes ``run`` return None, so callers serve without Redis. While unhealthy nothing is sent
+Redis, socket or timeout error, and any reply of a type, shape or value the call did not
+expect (a key of the wrong type under the prefix, a Redis-compatible proxy answering oddly:
+redis-py's own reply parsing, or the call's checks, raise ``TypeError``/``ValueError``/...),
+is counted (``on_error(op)``), marks the connection unhealthy and makes ``run`` return None,
+so callers serve without Redis. While unhealthy nothing is sent
 until ``pause_s`` has passed; then one call probes, and its success ends the episode. Each
 episode logs one warning when it starts and one info when it ends.
 """
@@ -14,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
@@ -25,6 +28,47 @@ log = logging.getLogger("gateway.redis")
 
 T = TypeVar("T")
 RedisState = Literal["ok", "degraded"]
+
+#: What a call can raise when Redis answered something else than it should. A call checks its
+#: reply inside ``fn`` (``UnexpectedReplyError``), so a wrong reply is a failure like any other.
+_REPLY_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, UnicodeError)
+
+
+class UnexpectedReplyError(RedisError):
+    """A reply of a type, shape or value the call does not accept."""
+
+
+def expect(ok: bool, what: str) -> None:
+    """Raise ``UnexpectedReplyError`` unless ``ok`` (``what``: the reply that was wanted)."""
+    if not ok:
+        raise UnexpectedReplyError(f"unexpected reply: expected {what}")
+
+
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEMES)
+
+
+def _cluster_client(url: str, *, timeout_s: float, max_connections: int) -> Redis:
+    """redis-py's asyncio cluster client. It speaks the same commands as ``Redis`` (every
+    multi-key call of the gateway keeps its keys in one hash slot), so it is typed as one."""
+    from redis.asyncio.cluster import RedisCluster
+
+    plain = url.replace("+cluster://", "://", 1)
+    cluster = RedisCluster.from_url(
+        plain,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        socket_keepalive=True,
+        max_connections=max_connections,
+        # A failed node is the fail-open path's business (pause, probe); the client only
+        # refreshes its slot map when a node moved or went away.
+        retry=Retry(NoBackoff(), 1),
+        require_full_coverage=False,
+    )
+    return cast(Redis, cluster)
 
 
 class RedisConnection:
@@ -49,6 +93,9 @@ class RedisConnection:
         self._healthy = True
         self._retry_at = 0.0
         self._abandoned: set[asyncio.Future[Any]] = set()
+        #: A cluster client learns the slot map once, before any call: redis-py's asyncio
+        #: cluster client breaks connections when many first calls initialise it at once.
+        self._cluster_init: asyncio.Lock | None = None
 
     @classmethod
     def from_url(
@@ -61,11 +108,19 @@ class RedisConnection:
         pause_s: float = 5.0,
         max_connections: int = 64,
     ) -> RedisConnection:
-        """``redis://`` or ``rediss://`` (TLS), with password and database from the URL.
+        """``redis://`` or ``rediss://`` (TLS), with password and database from the URL;
+        ``redis+cluster://`` or ``rediss+cluster://`` for a Redis Cluster (any node's address).
 
         No connection is opened here; the first call connects. The pool blocks at most
         ``timeout_s`` for a free connection; redis-py's own retries are off (we pause instead).
         """
+        if is_cluster_url(url):
+            client = _cluster_client(url, timeout_s=timeout_s, max_connections=max_connections)
+            conn = cls(
+                client, timeout_s=timeout_s, prefix=prefix, on_error=on_error, pause_s=pause_s
+            )
+            conn._cluster_init = asyncio.Lock()
+            return conn
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
@@ -104,19 +159,23 @@ class RedisConnection:
     async def run(self, op: str, fn: Callable[[Redis], Awaitable[T]]) -> T | None:
         """``fn(client)`` within the timeout; None when it failed or Redis is paused.
 
-        ``op`` labels the error metric (a fixed name such as ``cache_get``).
+        ``op`` labels the error metric (a fixed name such as ``cache_get``). ``fn`` parses and
+        checks the reply itself, so that a reply it cannot use fails here.
         """
-        if not self._healthy:
+        probe = not self._healthy
+        if probe:
             now = self._clock()
             if now < self._retry_at:
                 return None
             self._retry_at = now + self.pause_s  # this call is the probe; others keep waiting
         try:
             result = await self._bounded(fn)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError, *_REPLY_ERRORS) as exc:
             self._failed(op, exc)
             return None
-        if not self._healthy:
+        # Only the probe ends an outage: a call that was already in flight when another one
+        # failed proves little, and would log one recovery (and one more outage) per burst.
+        if probe and not self._healthy:
             self._healthy = True
             log.info("redis available again; caching, shared limits and shared stats resume")
         return result
@@ -124,7 +183,7 @@ class RedisConnection:
     async def _bounded(self, fn: Callable[[Redis], Awaitable[T]]) -> T:
         """``fn`` in a task of its own, so the caller is back at ``timeout_s`` even when
         redis-py's clean-up of the cancelled call (pool locks, disconnect) takes longer."""
-        task = asyncio.ensure_future(fn(self.client))
+        task = asyncio.ensure_future(self._call(fn))
         try:
             done, _ = await asyncio.wait((task,), timeout=self.timeout_s)
         except asyncio.CancelledError:
@@ -134,6 +193,15 @@ class RedisConnection:
             self._abandon(task)
             raise TimeoutError(f"no answer within {self.timeout_s:g}s")
         return task.result()
+
+    async def _call(self, fn: Callable[[Redis], Awaitable[T]]) -> T:
+        lock = self._cluster_init
+        if lock is not None:
+            async with lock:
+                if self._cluster_init is not None:
+                    await self.client.initialize()
+                    self._cluster_init = None
+        return await fn(self.client)
 
     def _abandon(self, task: asyncio.Future[Any]) -> None:
         task.cancel()

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from gateway.cache.redis_client import RedisConnection
+from gateway.cache.redis_client import RedisConnection, expect
 from gateway.routing.stats import LocalStats
 
 Entry = dict[str, Any]
@@ -126,7 +126,9 @@ class SharedStats:
             pipe.hgetall(self._lat_key)
             pipe.hgetall(self._circ_key)
             replies = await pipe.execute()
-        return replies[-2], replies[-1]
+        pulled_lat, pulled_circ = replies[-2], replies[-1]
+        expect(_is_hash(pulled_lat) and _is_hash(pulled_circ), "two hashes of bytes")
+        return pulled_lat, pulled_circ
 
     # -- what we push ----------------------------------------------------------------------
 
@@ -249,3 +251,9 @@ def _entries(raw: Mapping[bytes, bytes]) -> list[tuple[bytes, Entry | None]]:
         ok = isinstance(entry, dict) and isinstance(entry.get("m"), str) and "r" in entry
         out.append((field, entry if ok else None))
     return out
+
+
+def _is_hash(reply: object) -> bool:
+    return isinstance(reply, dict) and all(
+        isinstance(k, bytes) and isinstance(v, bytes) for k, v in reply.items()
+    )

@@ -3,7 +3,9 @@
 ``SingleFlight`` joins callers within a process: the first runs the call (as its own task),
 the others await the same task. ``RedisFlightLock`` joins replicas: the replica that takes a
 short lock calls upstream; the others poll for the cached entry until the lock is released or
-expires, then go upstream themselves. Without Redis every replica just goes (fail open).
+expires, or the request's own deadline is near, then go upstream themselves. Without Redis,
+or when the lock's name holds anything but a string with a TTL (a key no lock of ours can
+be: a Redis failure), every replica just goes (fail open).
 """
 
 from __future__ import annotations
@@ -124,10 +126,26 @@ return 0
         name = self._key(key)
         deadline = time.monotonic() + max_wait_s
         while True:
-            held = await self._conn.run("flight_wait", lambda r: r.exists(name))
+            held = await self._conn.run("flight_wait", lambda r: _held(r, name))
             value = await fetch()
             if value is not None:
                 return value
             if not held or time.monotonic() + poll_s > deadline:
                 return None
             await asyncio.sleep(poll_s)
+
+
+async def _held(r: Redis, name: str) -> bool:
+    """True while our kind of lock is there: a string that expires. Anything else under the
+    name (another type, a key without a TTL) is an unexpected reply, so nobody waits on it."""
+    from gateway.cache.redis_client import expect  # only with Redis configured
+
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.type(name)
+        pipe.pttl(name)
+        kind, ttl_ms = await pipe.execute()
+    expect(isinstance(kind, bytes) and isinstance(ttl_ms, int), "TYPE and PTTL replies")
+    if kind == b"none":
+        return False
+    expect(kind == b"string" and ttl_ms > 0, "a lock: a string with a TTL")
+    return True

@@ -9,13 +9,21 @@ the id a region needs within what a residency rule allows, once per policy compi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 from gateway.capabilities.model import GEOGRAPHIES, ModelCapabilities, Residency
 from gateway.capabilities.table import MODELS
 
-__all__ = ["Invocation", "capabilities_for", "geography_of", "invocation_for", "split_profile"]
+__all__ = [
+    "Invocation",
+    "capabilities_for",
+    "geography_of",
+    "invocation_for",
+    "row_for_base",
+    "split_profile",
+]
 
 _BY_ID: dict[str, ModelCapabilities] = {row.base_id: row for row in MODELS}
 _PREFIXES: tuple[str, ...] = tuple(sorted(GEOGRAPHIES, key=len, reverse=True))
@@ -49,17 +57,20 @@ def capabilities_for(model_id: str) -> ModelCapabilities | None:
     if ":application-inference-profile/" in model_id:
         return None
     _, base = split_profile(model_id)
-    row = _BY_ID.get(base)
-    if row is not None:
-        return row
-    # Variants of a base id (provisioned context sizes such as ``...-v1:0:8k``).
-    best: ModelCapabilities | None = None
-    for candidate in MODELS:
-        if base.startswith(candidate.base_id) and (
-            best is None or len(candidate.base_id) > len(best.base_id)
-        ):
-            best = candidate
-    return best
+    return row_for_base(base, _BY_ID)
+
+
+def row_for_base(base: str, by_id: Mapping[str, ModelCapabilities]) -> ModelCapabilities | None:
+    """The row for a base id or one of its variants (provisioned context sizes such as
+    ``...-v1:0:200k``): a variant continues its base id with ":", so a different model
+    that merely shares a prefix (``...-v1`` vs ``...-v1:0``) never matches."""
+    head, sep = base, ":"
+    while sep:
+        row = by_id.get(head)
+        if row is not None:
+            return row
+        head, sep, _ = head.rpartition(":")
+    return None
 
 
 def geography_of(region: str) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ from typing import Literal
 Residency = Literal["region", "geo", "global"]
 Lifecycle = Literal["active", "legacy", "eol"]
 ToolChoiceKind = Literal["auto", "any", "tool"]
+#: Bedrock ``serviceTier.type`` values a row may offer besides ``default`` (always offered).
+ServiceTier = Literal["flex", "priority"]
 
 #: Prefixes of system-defined cross-region inference profiles, in the order tried.
 GEOGRAPHIES: tuple[str, ...] = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
@@ -61,6 +63,11 @@ class ModelCapabilities:
     documents: bool = False
     reasoning: Reasoning | None = None
     prompt_caching: PromptCaching | None = None
+    #: Tiers beyond ``default`` (service-tiers-inference.html); empty: default only.
+    service_tiers: frozenset[ServiceTier] = frozenset()
+    #: Source regions where ``performanceConfig.latency: optimized`` is offered
+    #: (latency-optimized-inference.html); empty: standard latency only.
+    latency_optimized_regions: frozenset[str] = frozenset()
     max_output_tokens: int = 4096
     default_output_tokens: int | None = None
     context_window: int = 0

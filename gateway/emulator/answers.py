@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
+from gateway.emulator.intent import embedded_schema, json_asked, relevant_tool, system_text
 from gateway.emulator.rules import long_reply_tokens
 from gateway.emulator.state import Behaviour
 
@@ -34,6 +35,8 @@ class Answer:
     stop_reason: str
     usage: dict[str, int]
     reasoning: str | None = None  # extended thinking, when the request enabled it
+    #: Response members echoing the request's levers (serviceTier, performanceConfig).
+    served: dict[str, Any] = field(default_factory=dict)
 
     def content(self) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
@@ -54,7 +57,7 @@ def _ceil_div4(chars: int) -> int:
     return -(-chars // 4)
 
 
-def _block_chars(block: dict[str, Any]) -> int:
+def block_chars(block: dict[str, Any]) -> int:
     if "text" in block:
         return len(block["text"])
     if "toolUse" in block:
@@ -67,38 +70,34 @@ def _block_chars(block: dict[str, Any]) -> int:
     return 0
 
 
-def prompt_chars(body: dict[str, Any]) -> tuple[int, int | None]:
-    """(chars of all prompt text, chars before the first cachePoint or None)."""
-    total = 0
-    cached: int | None = None
-    blocks: list[dict[str, Any]] = list(body.get("system") or [])
+def tool_chars(tool: dict[str, Any]) -> int:
+    """Characters of one tool definition: name, description and input schema."""
+    spec = tool.get("toolSpec")
+    if spec is None:
+        return 0
+    schema = (spec.get("inputSchema") or {}).get("json")
+    return (
+        len(spec.get("name", "")) + len(spec.get("description") or "") + len(orjson.dumps(schema))
+    )
+
+
+def prompt_chars(body: dict[str, Any]) -> int:
+    """Characters of the whole prompt: tool definitions, system and messages."""
+    total = sum(tool_chars(t) for t in (body.get("toolConfig") or {}).get("tools") or [])
+    total += sum(block_chars(b) for b in body.get("system") or [])
     for message in body.get("messages") or []:
-        blocks.extend(message["content"])
-    for block in blocks:
-        if "cachePoint" in block and cached is None:
-            cached = total
-        total += _block_chars(block)
-    return total, cached
+        total += sum(block_chars(b) for b in message["content"])
+    return total
 
 
 def _usage(body: dict[str, Any], output_chars: int) -> dict[str, int]:
-    total, cached = prompt_chars(body)
+    """Usage without prompt caching (``prompt_cache.with_cache`` moves cached tokens out)."""
+    input_tokens = max(1, _ceil_div4(prompt_chars(body)))
     output_tokens = _ceil_div4(output_chars)
-    if cached is None:
-        input_tokens = max(1, _ceil_div4(total))
-        return {
-            "inputTokens": input_tokens,
-            "outputTokens": output_tokens,
-            "totalTokens": input_tokens + output_tokens,
-        }
-    cache_read = _ceil_div4(cached)
-    input_tokens = max(1, _ceil_div4(total - cached))
     return {
         "inputTokens": input_tokens,
         "outputTokens": output_tokens,
-        "totalTokens": input_tokens + output_tokens + cache_read,
-        "cacheReadInputTokens": cache_read,
-        "cacheWriteInputTokens": 0,
+        "totalTokens": input_tokens + output_tokens,
     }
 
 
@@ -136,11 +135,8 @@ def _choose_tool(tool_config: dict[str, Any], user_text: str) -> tuple[dict[str,
         wanted = choice["tool"].get("name")
         named = [spec for spec in specs if spec["name"] == wanted]
         return (named[0], False) if named else None
-    lowered = user_text.lower()
-    for spec in specs:
-        if spec["name"].lower() in lowered:
-            return spec, True
-    return None
+    spec = relevant_tool(specs, user_text)  # auto: only when the prompt plausibly needs it
+    return None if spec is None else (spec, True)
 
 
 def _schema_value(prop: str, schema: Any) -> Any:
@@ -166,6 +162,14 @@ def tool_arguments(spec: dict[str, Any]) -> dict[str, Any]:
         properties
     )
     return {name: _schema_value(name, properties[name]) for name in names}
+
+
+def json_reply(body: dict[str, Any], said: str) -> str:
+    """One JSON object: shaped by the schema the system prompt embeds, else ``{"answer": ...}``."""
+    schema = embedded_schema(system_text(body))
+    if schema is None or schema.get("type", "object") != "object":
+        return orjson.dumps({"answer": said}).decode()
+    return orjson.dumps(tool_arguments({"inputSchema": {"json": schema}})).decode()
 
 
 def tool_use_id(model_id: str, user_text: str, tool_name: str, turn: int = 0) -> str:
@@ -257,6 +261,8 @@ def _answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> 
         long_tokens = long_reply_tokens(user_text)
         if long_tokens is not None:
             reply = LONG_WORD * long_tokens
+        elif json_asked(body):
+            reply = json_reply(body, reply)
     if behaviour is not None and behaviour.reply is not None:
         reply = behaviour.reply
     reply, stop_reason = _limit(reply, body.get("inferenceConfig") or {})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from gateway.capabilities.lookup import geography_of, split_profile
+from gateway.capabilities.lookup import geography_of, row_for_base, split_profile
 from gateway.capabilities.model import ModelCapabilities
 from gateway.emulator.errors import EmulatorError, validation_error
 
@@ -53,6 +53,17 @@ NOT_EMBEDDING = (
     "Malformed input request: #: required key [messages] not found, "
     "please reformat your input and try again."
 )
+NO_CACHING = (
+    "You invoked an unsupported model or your request did not allow prompt caching. "
+    "See the documentation for more information."
+)
+TOO_MANY_POINTS = "The request has {count} cache points; this model takes at most {limit}."
+NO_TIER = "The service tier {tier} is not supported for this model."
+NO_LATENCY = "Latency-optimized inference is not supported for this model in {region}."
+TOO_MANY_DOCUMENTS = "The request has {count} documents; at most 5 are allowed."
+DOCUMENT_TEXT = (
+    "The document at {path} must be accompanied by a text block in the same message content."
+)
 LONG_DIRECTIVE = "[emulator:long="
 
 
@@ -76,10 +87,7 @@ class ModelTable:
         if ":application-inference-profile/" in model_id:
             return None
         geo, base = split_profile(model_id)
-        row = self._by_id.get(base)
-        if row is None:
-            variants = [r for r in self.rows if base.startswith(r.base_id)]
-            row = max(variants, key=lambda r: len(r.base_id), default=None)
+        row = row_for_base(base, self._by_id)
         return None if row is None else Resolved(row, geo)
 
 
@@ -137,12 +145,15 @@ def check_operation(caps: ModelCapabilities, operation: str) -> None:
         raise validation_error(NO_STREAMING)
 
 
-def check_request(caps: ModelCapabilities, operation: str, body: dict[str, Any]) -> None:
+def check_request(
+    caps: ModelCapabilities, operation: str, body: dict[str, Any], region: str = ""
+) -> None:
     """What this model refuses in a (shape-valid) Converse body, in Bedrock's order."""
     if body.get("system") and not caps.system_prompt:
         raise validation_error(NO_SYSTEM)
     _check_tools(caps, operation, body.get("toolConfig"))
     _check_blocks(caps, body.get("messages") or [])
+    _check_levers(caps, body, region)
     config: dict[str, Any] = body.get("inferenceConfig") or {}
     max_tokens = config.get("maxTokens")
     if max_tokens is not None and caps.max_output_tokens and max_tokens > caps.max_output_tokens:
@@ -165,12 +176,48 @@ def _check_tools(caps: ModelCapabilities, operation: str, tool_config: Any) -> N
 
 
 def _check_blocks(caps: ModelCapabilities, messages: list[dict[str, Any]]) -> None:
-    for message in messages:
-        for block in message.get("content") or []:
+    documents = 0
+    for index, message in enumerate(messages):
+        content = message.get("content") or []
+        has_text = any("text" in block for block in content)
+        for position, block in enumerate(content):
             if "image" in block and not caps.images:
                 raise validation_error(NO_BLOCK.format(kind="image"))
-            if "document" in block and not caps.documents:
-                raise validation_error(NO_BLOCK.format(kind="document"))
+            if "document" in block:
+                if not caps.documents:
+                    raise validation_error(NO_BLOCK.format(kind="document"))
+                documents += 1
+                if not has_text:
+                    path = f"messages.{index}.content.{position}"
+                    raise validation_error(DOCUMENT_TEXT.format(path=path))
+    if documents > 5:
+        raise validation_error(TOO_MANY_DOCUMENTS.format(count=documents))
+
+
+def _cache_points(body: dict[str, Any]) -> int:
+    blocks: list[dict[str, Any]] = [
+        *((body.get("toolConfig") or {}).get("tools") or []),
+        *(body.get("system") or []),
+    ]
+    for message in body.get("messages") or []:
+        blocks.extend(message.get("content") or [])
+    return sum(1 for block in blocks if "cachePoint" in block)
+
+
+def _check_levers(caps: ModelCapabilities, body: dict[str, Any], region: str) -> None:
+    """Cache points, service tier and latency this model does not offer."""
+    points = _cache_points(body)
+    if points and caps.prompt_caching is None:
+        raise validation_error(NO_CACHING)
+    if caps.prompt_caching is not None and points > caps.prompt_caching.max_points:
+        limit = caps.prompt_caching.max_points
+        raise validation_error(TOO_MANY_POINTS.format(count=points, limit=limit))
+    tier = (body.get("serviceTier") or {}).get("type")
+    if tier not in (None, "default") and tier not in caps.service_tiers:
+        raise validation_error(NO_TIER.format(tier=tier))
+    latency = (body.get("performanceConfig") or {}).get("latency")
+    if latency == "optimized" and region not in caps.latency_optimized_regions:
+        raise validation_error(NO_LATENCY.format(region=region))
 
 
 def default_output_tokens(caps: ModelCapabilities) -> int | None:

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,7 +16,7 @@ from aiohttp import web
 from gateway.capabilities.lookup import split_profile
 from gateway.capabilities.model import ModelCapabilities
 from gateway.capabilities.table import MODELS
-from gateway.emulator.answers import answer
+from gateway.emulator.answers import Answer, answer
 from gateway.emulator.control import add_control_routes
 from gateway.emulator.controlplane import add_controlplane_routes
 from gateway.emulator.credentials import (
@@ -26,6 +27,7 @@ from gateway.emulator.credentials import (
 from gateway.emulator.embeddings import embed
 from gateway.emulator.errors import EmulatorError, fault_error, validation_error
 from gateway.emulator.models import ModelRef, model_ref, resolve_model
+from gateway.emulator.prompt_cache import PromptCache, with_cache
 from gateway.emulator.rules import (
     NO_ACCESS,
     ModelTable,
@@ -74,6 +76,7 @@ class _Operations:
         self.validator = ConverseValidator()
         self.table = table
         self.region = region
+        self.prompt_cache = PromptCache()  # prefixes written by prompt caching
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.raw_path
@@ -131,6 +134,8 @@ class _Operations:
         ref, caps = self._check_model(model_id, operation, region)
         fault = self.state.take_fault((ref.model_id, ref.base_id), operation)
         await _apply_fault(fault, ref)
+        if fault is not None and fault.mode == "wrong_shape":
+            return _json_response(WRONG_SHAPES[operation])
         payload = _parse_json(body)
         if operation == "invoke":
             return self._invoke(ref, payload, started)
@@ -138,10 +143,12 @@ class _Operations:
             raise validation_error("Malformed input request: the body must be a JSON object.")
         self.validator.validate(operation, model_id, payload)
         if caps is not None:
-            check_request(caps, operation, payload)
+            check_request(caps, operation, payload, region)
             payload = with_output_default(caps, payload)
         behaviour = self.state.behaviour((ref.model_id, ref.base_id))
-        result = answer(payload, ref.base_id, behaviour)
+        result = self._levers(
+            payload, model_id, ref.base_id, answer(payload, ref.base_id, behaviour)
+        )
         if behaviour is not None and behaviour.latency_ms:
             await asyncio.sleep(behaviour.latency_ms / 1000)
         latency_ms = max(1, round((time.monotonic() - started) * 1000))
@@ -151,12 +158,29 @@ class _Operations:
                 "stopReason": result.stop_reason,
                 "usage": result.usage,
                 "metrics": {"latencyMs": latency_ms},
+                **result.served,
             }
             return _json_response(document)
         chunks = DEFAULT_CHUNKS
         if behaviour is not None and behaviour.chunks is not None:
             chunks = behaviour.chunks
         return await write_stream(request, result, chunks, latency_ms, fault)
+
+    def _levers(self, body: dict[str, Any], model_id: str, base_id: str, result: Answer) -> Answer:
+        """Prompt-cache reads and writes in usage; the tier and latency that served."""
+        found = self.table.resolve(model_id)
+        caching = found.caps.prompt_caching if found is not None else None
+        usage = result.usage
+        if caching is not None or (found is None and not self.state.strict):
+            minimum = caching.min_tokens if caching is not None else 0
+            read, written = self.prompt_cache.apply(base_id, body, minimum)
+            usage = with_cache(usage, read, written)
+        served: dict[str, Any] = {}
+        if "serviceTier" in body:
+            served["serviceTier"] = {"type": body["serviceTier"]["type"]}
+        if "performanceConfig" in body:
+            served["performanceConfig"] = {"latency": body["performanceConfig"]["latency"]}
+        return replace(result, usage=usage, served=served)
 
     @staticmethod
     def _invoke(ref: ModelRef, payload: Any, started: float) -> web.Response:
@@ -169,6 +193,13 @@ class _Operations:
                 "x-amzn-bedrock-invocation-latency": str(latency_ms),
             },
         )
+
+
+#: 200 bodies of the ``wrong_shape`` fault: JSON objects, but not Bedrock's documented shape.
+WRONG_SHAPES: dict[str, Any] = {
+    "converse": {"output": "not an object", "stopReason": 7, "usage": {"inputTokens": "many"}},
+    "invoke": {"embedding": "not a vector", "inputTextTokenCount": "many"},
+}
 
 
 def _json_response(document: Any, headers: Mapping[str, str] | None = None) -> web.Response:

@@ -23,7 +23,9 @@ ERROR_MODES = frozenset(
 )
 STREAM_MODES = frozenset({"stream_throttle", "break_stream", "drop_stream", "truncate_frame"})
 #: ``reset`` aborts the connection after the body was read and the call counted.
-FAULT_MODES = ERROR_MODES | STREAM_MODES | {"hang", "slow", "reset"}
+#: ``wrong_shape`` answers 200 with a JSON body that is not what Bedrock documents (Converse,
+#: InvokeModel; a stream is not affected).
+FAULT_MODES = ERROR_MODES | STREAM_MODES | {"hang", "slow", "reset", "wrong_shape"}
 HANG_DEFAULT_MS = 3_600_000
 OPERATIONS = ("converse", "converse-stream", "invoke")
 CALL_LOG_SIZE = 1000
@@ -60,6 +62,8 @@ class CallRecord:
 
 
 def _applies(fault: Fault, operation: str) -> bool:
+    if fault.mode == "wrong_shape":
+        return operation != "converse-stream"
     return fault.mode not in STREAM_MODES or operation == "converse-stream"
 
 

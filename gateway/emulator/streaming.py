@@ -72,7 +72,7 @@ def stream_frames(answer: Answer, chunks: int, latency_ms: int) -> list[tuple[by
             frames.append((encode_json_event("contentBlockDelta", delta), True))
         frames.append((encode_json_event("contentBlockStop", {"contentBlockIndex": index}), False))
     frames.append((encode_json_event("messageStop", {"stopReason": answer.stop_reason}), False))
-    metadata = {"usage": answer.usage, "metrics": {"latencyMs": latency_ms}}
+    metadata = {"usage": answer.usage, "metrics": {"latencyMs": latency_ms}, **answer.served}
     frames.append((encode_json_event("metadata", metadata), False))
     return frames
 

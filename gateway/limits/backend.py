@@ -5,7 +5,13 @@ the per-minute limit and they refill at limit/60 per second, so a tenant may bur
 limit and then sustains the limit per rolling minute. A request takes 1 from the first and its
 estimated tokens from the second, both or neither. A request estimated above the whole
 per-minute token limit is let through when the bucket is full (it would never fit otherwise)
-and leaves the bucket in debt. Budgets are USD per UTC day.
+and leaves the bucket in debt.
+
+Budgets are USD per UTC day, reserved before the call: ``reserve_spend`` atomically adds the
+request's cost bound to the day's counter when the counter is still below the budget, and
+``settle_spend`` replaces the reservation by the real cost afterwards (0 when the call failed).
+Concurrent requests therefore see each other's reservations, and the day's spend exceeds the
+budget by at most the last admitted request's cost.
 """
 
 from __future__ import annotations
@@ -31,6 +37,17 @@ class LimitResult:
 ALLOWED = LimitResult(True)
 
 
+@dataclass(frozen=True, slots=True)
+class SpendHold:
+    """A reservation on one day's spend counter; ``local`` when the in-memory fallback holds it
+    (Redis failed at the time), so it is settled there too."""
+
+    tenant: str
+    day: str
+    usd: float
+    local: bool = False
+
+
 class LimitsBackend(Protocol):
     async def acquire(self, tenant: str, limit: RateLimit, tokens: int) -> LimitResult:
         """Atomically take 1 request and ``tokens`` tokens, or nothing and say how long to wait."""
@@ -43,10 +60,20 @@ class LimitsBackend(Protocol):
         ...
 
     async def spend_allowed(self, tenant: str, usd_per_day: float) -> LimitResult:
-        """Refused once today's spend (UTC) reached the budget; retry at the next midnight."""
+        """Read only: refused once today's spend (reservations included) reached the budget
+        (a cheap early check; only ``reserve_spend`` admits a call)."""
         ...
 
-    async def add_spend(self, tenant: str, usd: float) -> None: ...
+    async def reserve_spend(
+        self, tenant: str, usd_per_day: float, usd: float
+    ) -> tuple[LimitResult, SpendHold | None]:
+        """Atomically: refused once today's spend (UTC, reservations included) reached the
+        budget (retry at the next midnight), else ``usd`` is added and held."""
+        ...
+
+    async def settle_spend(self, hold: SpendHold, actual_usd: float) -> None:
+        """Replace the held amount by what the call really cost."""
+        ...
 
 
 SPEND_TTL_S = 2 * 86400 + 3600  # a day's spend key outlives the day, then goes

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from gateway.limits.backend import (
     ALLOWED,
     LimitResult,
+    SpendHold,
     refilled,
     refusal,
     seconds_to_utc_midnight,
@@ -86,10 +87,28 @@ class MemoryLimits:
             return ALLOWED
         return LimitResult(False, seconds_to_utc_midnight(self._wall()))
 
-    async def add_spend(self, tenant: str, usd: float) -> None:
-        if usd > 0:
-            spend = self._today()
-            spend[tenant] = spend.get(tenant, 0.0) + usd
+    async def reserve_spend(
+        self, tenant: str, usd_per_day: float, usd: float
+    ) -> tuple[LimitResult, SpendHold | None]:
+        spend = self._today()
+        current = spend.get(tenant, 0.0)
+        if current >= usd_per_day:
+            return LimitResult(False, seconds_to_utc_midnight(self._wall())), None
+        spend[tenant] = current + max(0.0, usd)
+        return ALLOWED, SpendHold(tenant, self._spend_day, max(0.0, usd), local=True)
+
+    async def settle_spend(self, hold: SpendHold, actual_usd: float) -> None:
+        spend = self._today()
+        if hold.day != self._spend_day:  # the day turned: that counter is gone
+            return
+        spend[hold.tenant] = spend.get(hold.tenant, 0.0) + max(0.0, actual_usd) - hold.usd
+
+    def note_spend(self, tenant: str, day: str, spent: float) -> None:
+        """The shared (Redis) counter was seen at ``spent``: as the fallback, never count less,
+        so a Redis outage does not restart the day's budget from zero."""
+        spend = self._today()
+        if day == self._spend_day and spent > spend.get(tenant, 0.0):
+            spend[tenant] = spent
 
     def spent_today(self, tenant: str) -> float:
         return self._today().get(tenant, 0.0)

@@ -13,7 +13,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from gateway.errors import UpstreamServerError, UpstreamTimeoutError
+from gateway.errors import UpstreamMalformedError, UpstreamTimeoutError
 from gateway.providers.aws_config import resolve_environment
 from gateway.providers.bedrock_errors import (
     error_from_response,
@@ -279,7 +279,9 @@ def _parse_object(raw: bytes, model_id: str) -> dict[str, Any]:
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise UpstreamServerError(f"Bedrock answered model {model_id} with invalid JSON") from exc
+        raise UpstreamMalformedError(
+            f"Bedrock answered model {model_id} with invalid JSON"
+        ) from exc
     if not isinstance(parsed, dict):
-        raise UpstreamServerError(f"Bedrock answered model {model_id} with a non-object JSON")
+        raise UpstreamMalformedError(f"Bedrock answered model {model_id} with a non-object JSON")
     return parsed

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
-from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
 
 from gateway.errors import UpstreamError, UpstreamServerError, UpstreamTimeoutError
 from gateway.providers.bedrock_errors import error_from_stream_error, error_from_stream_exception
+from gateway.providers.frames import FrameDecoder, FrameError, HeaderValue
 from gateway.providers.transport import TransportError
 
 Event = tuple[str, dict[str, Any]]
@@ -42,10 +42,8 @@ class ConverseEventStream:
     """
 
     __slots__ = (
-        "_buffer",
         "_closed",
-        "_consumed",
-        "_fed",
+        "_decoder",
         "_finished",
         "_idle_timeout",
         "_index",
@@ -60,9 +58,7 @@ class ConverseEventStream:
         self._response = response
         self._model_id = model_id
         self._idle_timeout = idle_timeout
-        self._buffer = EventStreamBuffer()
-        self._fed = 0
-        self._consumed = 0
+        self._decoder = FrameDecoder()
         self._seen_metadata = False
         self._finished = False
         self._closed = False
@@ -141,23 +137,23 @@ class ConverseEventStream:
         if pending is not None:
             self._pending = None
             raise pending
+        frames, frame_error = self._decoder.decode()
         batch: list[Event] = []
         try:
-            for message in self._buffer:
-                # botocore-stubs type ``prelude``/``headers`` as int; they are objects.
-                self._consumed += cast(Any, message.prelude).total_length
-                event = self._decode(message)
+            for headers, payload in frames:
+                event = self._decode(headers, payload)
                 if event is not None:
                     batch.append(event)
-        except ParserError as exc:
-            error = self._corrupt(exc)
-            if not batch:
-                raise error from exc
-            self._pending = error
         except UpstreamError as exc:
             if not batch:
                 raise
             self._pending = exc
+            return batch
+        if frame_error is not None:
+            error = self._corrupt(frame_error)
+            if not batch:
+                raise error from frame_error
+            self._pending = error
         return batch
 
     async def _fill(self) -> bool:
@@ -176,22 +172,20 @@ class ConverseEventStream:
             ) from exc
         if not chunks:
             return False
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self._fed += len(data)
-        self._buffer.add_data(data)
+        self._decoder.feed(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         return True
 
-    def _corrupt(self, exc: ParserError) -> UpstreamServerError:
+    def _corrupt(self, exc: FrameError) -> UpstreamServerError:
         return UpstreamServerError(
             f"Bedrock stream for model {self._model_id} is corrupt "
             f"({type(exc).__name__}: {str(exc)[:200]})"
         )
 
     async def _end_of_body(self) -> None:
-        if self._fed != self._consumed:
+        if self._decoder.buffered:
             raise UpstreamServerError(
                 f"Bedrock stream for model {self._model_id} ended inside a frame "
-                f"({self._fed - self._consumed} bytes of a truncated frame)"
+                f"({self._decoder.buffered} bytes of a truncated frame)"
             )
         if not self._seen_metadata:
             raise UpstreamServerError(
@@ -200,20 +194,17 @@ class ConverseEventStream:
             )
         await self.aclose()
 
-    def _decode(self, message: EventStreamMessage) -> tuple[str, dict[str, Any]] | None:
-        headers = cast("dict[str, Any]", message.headers)
+    def _decode(self, headers: Mapping[str, HeaderValue], raw: bytes) -> Event | None:
         message_type = headers.get(":message-type", "event")
         if message_type == "event":
             event_type = str(headers.get(":event-type", ""))
-            payload = self._payload(message.payload)
+            payload = self._payload(raw)
             if event_type == "metadata":
                 self._seen_metadata = True
             return event_type, payload
         if message_type == "exception":
             raise error_from_stream_exception(
-                str(headers.get(":exception-type", "")),
-                message.payload,
-                model_id=self._model_id,
+                str(headers.get(":exception-type", "")), raw, model_id=self._model_id
             )
         if message_type == "error":
             raise error_from_stream_error(

@@ -5,12 +5,15 @@ A model-level refusal — no access to the model, end of life, no on-demand offe
 region, a feature the model lacks, a model the region does not offer — will not heal in
 seconds, so the model is benched for minutes: routing skips it (for every request, or only
 for requests that need the refused feature) and says why, until the bench expires.
+Discovery (the region's control-plane listings) benches with ``source="discovery"`` until
+its next successful run replaces the whole set (``replace_source``).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.routing.policy import feature_names
@@ -28,6 +31,7 @@ class BenchEntry:
     reason: str
     until: float
     features: int = 0
+    source: str = "refusal"
 
 
 class ModelBench:
@@ -38,14 +42,34 @@ class ModelBench:
         self._entries: dict[str, list[BenchEntry]] = {}
 
     def bench(
-        self, model: str, reason: str, *, seconds: float = DEFAULT_BENCH_S, features: int = 0
+        self,
+        model: str,
+        reason: str,
+        *,
+        seconds: float = DEFAULT_BENCH_S,
+        features: int = 0,
+        source: str = "refusal",
     ) -> BenchEntry:
         """Bench ``model`` (or only its ``features``) for ``seconds``; replaces an entry for
-        the same features."""
-        entry = BenchEntry(model, reason, self._clock() + seconds, features)
-        kept = [e for e in self._entries.get(model, ()) if e.features != features]
+        the same features from the same source."""
+        entry = BenchEntry(model, reason, self._clock() + seconds, features, source)
+        kept = [
+            e for e in self._entries.get(model, ()) if e.features != features or e.source != source
+        ]
         self._entries[model] = [*kept, entry]
         return entry
+
+    def replace_source(self, source: str, reasons: Mapping[str, str]) -> None:
+        """Drop every bench from ``source`` and bench each model of ``reasons`` (whole
+        model, no expiry) in its place: the benches last until the source speaks again."""
+        for model in list(self._entries):
+            kept = [e for e in self._entries[model] if e.source != source]
+            if kept:
+                self._entries[model] = kept
+            else:
+                del self._entries[model]
+        for model, reason in reasons.items():
+            self.bench(model, reason, seconds=math.inf, source=source)
 
     def reason(self, model: str, need: int, now: float | None = None) -> str:
         """Why ``model`` is benched for a request needing features ``need``; "" if it is not."""

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.routing.capability_check import apply_capabilities
+from gateway.routing.levers import route_levers, tier_prices
 from gateway.routing.policy import (
     DEFAULT_ROUTE_ALIASES,
     RESIDENCY_RANK,
@@ -181,6 +182,7 @@ def _compile_models(document: PolicyDocument, issues: Issues) -> dict[str, Model
             dimensions=doc.dimensions,
             cache_read_per_mtok=doc.price.cache_read_per_mtok,
             cache_write_per_mtok=doc.price.cache_write_per_mtok,
+            tier_prices=tier_prices(doc.price),
         )
     if not document.models:
         issues.add(("models",), "the policy catalogues no model")
@@ -313,6 +315,7 @@ def _compile_route(
         cache=defaults.cache,
         shadow=compile_shadow((*loc, "shadow"), spec.shadow, models, tier, mask, issues),
         residency_rank=RESIDENCY_RANK[spec.residency] if spec.residency else None,
+        levers=route_levers(spec),
     )
 
 

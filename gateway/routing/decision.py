@@ -7,11 +7,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from gateway.routing.levers import Levers
 from gateway.routing.policy import CachePolicy, Guardrail, ModelSpec, RetryPolicy, feature_names
 from gateway.routing.schema import ModelKind, Strategy
 
 
 def _no_headers() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+def _nothing_cached() -> Mapping[str, int]:
     return MappingProxyType({})
 
 
@@ -29,6 +34,10 @@ class RouteRequest:
     prompt_tokens: int = 0
     max_tokens: int | None = None
     kind: ModelKind = "chat"
+    needs_documents: bool = False  # file (document) content parts
+    service_tier: str | None = None  # the client's (checked); None: the route's default
+    #: Expected prompt-cache read tokens per model name (a prefix the model holds cached).
+    cached_prefix: Mapping[str, int] = field(default_factory=_nothing_cached)
 
 
 class Candidate(NamedTuple):
@@ -96,6 +105,9 @@ class Decision:
     cache: CachePolicy
     output_tokens: int
     rule: int | None = None
+    levers: Levers = field(default_factory=Levers)
+    #: How far the request's data may travel (``RESIDENCY_RANK``: region 0, geo 1, global 2).
+    residency_rank: int = 1
 
     @property
     def model(self) -> ModelSpec:
@@ -128,6 +140,7 @@ def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
 def decision_to_dict(decision: Decision) -> dict[str, Any]:
     """The explain endpoint's body: the route, the chosen model and every candidate."""
     guardrail = decision.guardrail
+    levers = decision.levers
     return {
         "route": decision.route,
         "strategy": decision.strategy,
@@ -147,6 +160,12 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
         },
         "timeout_s": decision.timeout_s,
         "cache": {"ttl_s": decision.cache.ttl_s, "when": decision.cache.when},
+        "levers": {
+            "prompt_cache": "auto" if levers.prompt_cache else "off",
+            "service_tier": levers.service_tier,
+            "latency": "optimized" if levers.latency_optimized else "standard",
+            "extra_fields": sorted(levers.extra_fields),
+        },
         "candidates": [_candidate_dict(c) for c in decision.candidates]
         + [_candidate_dict(c) for c in decision.excluded_detail],
     }

@@ -70,9 +70,10 @@ def describe_policy(policy: Policy) -> str:
     """Each route with its candidates (bedrock id, price, tier, context), then rules, tenants."""
     chat = sum(1 for m in policy.models.values() if m.kind == "chat")
     lines = [
-        f"policy: {len(policy.models)} models "
+        f"policy: {_count(len(policy.models), 'model')} "
         f"({chat} chat, {len(policy.models) - chat} embedding), "
-        f"{len(policy.routes)} routes, {len(policy.rules)} rules, {len(policy.tenants)} tenants; "
+        f"{_count(len(policy.routes), 'route')}, {_count(len(policy.rules), 'rule')}, "
+        f"{_count(len(policy.tenants), 'tenant')}; "
         f"default route: {policy.defaults.route or '(none)'}",
         "",
     ]
@@ -99,7 +100,12 @@ def describe_policy(policy: Policy) -> str:
         if tenant.usd_per_day is not None:
             limits += f", ${tenant.usd_per_day:g}/day"
         lines.append(
-            f"tenant {tenant.name}: {len(tenant.key_hashes)} keys, routes {routes}, "
+            f"tenant {tenant.name}: {_count(len(tenant.key_hashes), 'key')}, routes {routes}, "
             f"tier >= {tenant.min_safety_tier}{limits}"
         )
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 key``, ``2 keys``, ``0 keys``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

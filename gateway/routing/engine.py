@@ -1,4 +1,4 @@
-"""Routing (pure): ``choose(request, policy, stats, rng=...)`` -> ``Decision`` (DESIGN §5).
+"""Routing (pure): ``choose(request, policy, stats, rng=...)`` -> ``Decision`` (docs/design.md).
 
 Steps, in order: the tenant limits the routes; the first matching rule or the requested
 ``model`` names the route; the route's candidates are filtered by safety tier, features,
@@ -21,6 +21,7 @@ from gateway.errors import (
     UpstreamUnavailableError,
 )
 from gateway.routing.decision import Candidate, Decision, RouteRequest, decision_to_dict
+from gateway.routing.levers import call_cost, call_levers, price_of
 from gateway.routing.policy import (
     DEFAULT_ROUTE_ALIASES,
     FEATURE_BITS,
@@ -66,6 +67,22 @@ _Row = tuple[ModelSpec, float, float | None, float, float, str]
 def estimate_cost(model: ModelSpec, prompt_tokens: int, output_tokens: int) -> float:
     """Estimated USD: prompt tokens x input price + output tokens x output price (per million)."""
     return (prompt_tokens * model.input_per_mtok + output_tokens * model.output_per_mtok) / 1e6
+
+
+def _estimate(
+    route: Route, model: ModelSpec, request: RouteRequest, out_tokens: int, region: str
+) -> float:
+    """The estimate at the price the call will be served at (tier, latency), with the
+    expected cache reads of a prefix the model holds (cache writes are not anticipated)."""
+    cached = min(request.cached_prefix.get(model.name, 0), request.prompt_tokens)
+    if not model.tier_prices and not cached:
+        return estimate_cost(model, request.prompt_tokens, out_tokens)
+    prices = model.tier_price_map
+    chosen = call_levers(route.levers, model.caps, prices, region, request.service_tier)
+    price = price_of(
+        model.price, prices, chosen.service_tier or "default", chosen.latency_optimized
+    )
+    return call_cost(price, request.prompt_tokens, out_tokens, cache_read=cached)
 
 
 def actual_cost(model: ModelSpec, input_tokens: int, output_tokens: int) -> float:
@@ -115,7 +132,9 @@ def choose(
         out_tokens = request.max_tokens
     else:
         out_tokens = route.estimated_output_tokens
-    kept, dropped = _filter(route, request, stats, tier, need, out_tokens, now, residency)
+    kept, dropped = _filter(
+        route, request, stats, tier, need, out_tokens, now, residency, policy.region
+    )
     if not kept:
         _raise_none_left(route, request, tenant, dropped, base_tier, tier, need, out_tokens)
     candidates, explored = _order(route, kept, rng)
@@ -135,6 +154,8 @@ def choose(
         cache=route.cache,
         output_tokens=out_tokens,
         rule=rule.index if rule is not None else None,
+        levers=route.levers,
+        residency_rank=residency,
     )
 
 
@@ -221,6 +242,8 @@ def why_not(model: ModelSpec, request: RouteRequest, tier: int, need: int, out: 
                 f"{', '.join(feature_names(aws))} in Converse)"
             )
         return "lacks " + ", ".join(feature_names(missing))
+    if request.needs_documents and (model.caps is None or not model.caps.documents):
+        return "lacks documents (file content parts)"
     window = model.context_window
     if window is not None and request.prompt_tokens + out > window:
         return (
@@ -242,13 +265,13 @@ def _filter(
     out_tokens: int,
     now: float | None,
     residency: int,
+    region: str,
 ) -> tuple[list[_Row], list[Candidate]]:
     kept: list[_Row] = []
     dropped: list[Candidate] = []
     weights = route.pool_weights
-    prompt = request.prompt_tokens
     for index, model in enumerate(route.pool):
-        cost = (prompt * model.input_per_mtok + out_tokens * model.output_per_mtok) / 1e6
+        cost = _estimate(route, model, request, out_tokens, region)
         observed = stats.latency_ms(model.name, request.stream)
         if observed is not None:
             latency = observed
@@ -274,7 +297,7 @@ def _filter(
             weight = weights[index] if weights else 1.0
             kept.append((model, cost, observed, latency, weight, invoke_id))
     for model, why in route.static_excluded:
-        cost = (prompt * model.input_per_mtok + out_tokens * model.output_per_mtok) / 1e6
+        cost = _estimate(route, model, request, out_tokens, region)
         latency = model.expected_latency_ms or DEFAULT_LATENCY_MS
         dropped.append(Candidate(model, cost, None, latency, 0, 0.0, "excluded", why))
     return kept, dropped

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.capabilities import Invocation, ModelCapabilities
+from gateway.routing.levers import Levers, Price
 from gateway.routing.schema import (
     FEATURES,
     CacheWhen,
@@ -100,6 +101,22 @@ class ModelSpec:
     unusable: str = ""
     #: Features the policy declares that the table says the model lacks (AWS's rule).
     table_lacks: int = 0
+    #: Prices of the flex/priority tiers and of latency-optimized inference, by name.
+    tier_prices: tuple[tuple[str, Price], ...] = ()
+
+    @property
+    def tier_price_map(self) -> dict[str, Price]:
+        return dict(self.tier_prices)
+
+    @property
+    def price(self) -> Price:
+        """The standard (default tier) price."""
+        return Price(
+            self.input_per_mtok,
+            self.output_per_mtok,
+            self.cache_read_per_mtok,
+            self.cache_write_per_mtok,
+        )
 
     def invocation(self, residency_rank: int) -> Invocation:
         """The id to call under a residency (``RESIDENCY_RANK``); as written without a table."""
@@ -163,6 +180,7 @@ class Route:
     implicit: bool = False
     shadow: ShadowSpec | None = None
     residency_rank: int | None = None  # None: the policy default
+    levers: Levers = field(default_factory=Levers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +269,14 @@ class Policy:
         if name in DEFAULT_ROUTE_ALIASES:
             return self.lookup.get(self.defaults.route) if self.defaults.route else None
         return self.lookup.get(name)
+
+    @property
+    def extra_fields(self) -> frozenset[str]:
+        """Every extra field some route allows (a field none allows is refused before routing)."""
+        allowed: frozenset[str] = frozenset()
+        for route in self.routes.values():
+            allowed |= route.levers.extra_fields
+        return allowed
 
     def model_for_bedrock_id(self, bedrock_id: str) -> ModelSpec | None:
         """The catalogued model for a bedrock id or inference-profile id, if any."""

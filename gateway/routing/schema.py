@@ -1,4 +1,5 @@
-"""Routing (pure): the policy document (DESIGN §5) as strict pydantic models, and PolicyError.
+"""Routing (pure): the policy document (docs/design.md, "Policy language") as strict pydantic
+models, and PolicyError.
 
 These models check the *shape* of a policy: every key is known (``extra="forbid"``), every
 value has the right type. Cross-references (a route naming a model, a rule naming a route,
@@ -24,6 +25,12 @@ Strategy = Literal["cost", "latency", "balanced", "weighted", "ordered"]
 ModelKind = Literal["chat", "embedding"]
 RetryReason = Literal["throttled", "unavailable", "timeout", "server_error", "model_error"]
 CacheWhen = Literal["deterministic", "always", "never"]
+#: Bedrock prompt caching on a route: ``auto`` places cache points where the model supports
+#: them and the prefix is long enough; ``off`` never does. YAML ``off`` (a boolean) is read too.
+PromptCacheMode = Literal["auto", "off"]
+#: A route's default Bedrock service tier (OpenAI ``service_tier`` overrides it per request).
+ServiceTierName = Literal["default", "flex", "priority"]
+Latency = Literal["standard", "optimized"]
 #: Where a request's data may be processed (see ``gateway.capabilities``).
 Residency = Literal["region", "geo", "global"]
 
@@ -105,6 +112,15 @@ def _version_string(value: Any) -> Any:
     return value
 
 
+def _yaml_off(value: Any) -> Any:
+    """``prompt_cache: off`` unquoted is YAML's boolean false: read it as ``off``."""
+    if value is False:
+        return "off"
+    if value is True:
+        return "auto"
+    return value
+
+
 def _default_features() -> list[Feature]:
     return ["streaming"]
 
@@ -116,12 +132,26 @@ class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class TierPriceDoc(_Doc):
+    """The prices of a service tier or of latency-optimized inference (USD per million)."""
+
+    input_per_mtok: NonNegativeFloat
+    output_per_mtok: NonNegativeFloat | None = None
+    cache_read_per_mtok: NonNegativeFloat | None = None
+    cache_write_per_mtok: NonNegativeFloat | None = None
+
+
 class PriceDoc(_Doc):
     input_per_mtok: NonNegativeFloat
     output_per_mtok: NonNegativeFloat | None = None
     #: Prompt-caching prices (USD per million tokens); unset: cached input at the input price.
     cache_read_per_mtok: NonNegativeFloat | None = None
     cache_write_per_mtok: NonNegativeFloat | None = None
+    #: Prices of the flex and priority tiers; a tier without a price here is never sent.
+    flex: TierPriceDoc | None = None
+    priority: TierPriceDoc | None = None
+    #: Price of latency-optimized inference; without one, the model is called standard.
+    latency_optimized: TierPriceDoc | None = None
 
 
 class ModelDoc(_Doc):
@@ -180,6 +210,13 @@ class RouteDoc(_Doc):
     retry: RetryDoc | None = None
     shadow: ShadowDoc | None = None
     residency: Residency | None = None
+    prompt_cache: Annotated[PromptCacheMode, BeforeValidator(_yaml_off)] = "auto"
+    service_tier: ServiceTierName = "default"
+    latency: Latency = "standard"
+    #: Request fields outside the OpenAI schema sent as additionalModelRequestFields.
+    extra_fields: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]] = Field(
+        default_factory=list
+    )
 
 
 class WhenDoc(_Doc):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
 
@@ -48,7 +48,7 @@ class InputAudioPart(_Lenient):
 
 
 class FilePart(_Lenient):
-    """Parsed only to be refused by ``check_supported`` with a 400 naming the part."""
+    """A file (``file_data`` base64, ``filename``): a Converse document block."""
 
     type: Literal["file"]
     file: dict[str, Any] | None = None
@@ -232,6 +232,16 @@ class ChatCompletionRequest(BaseModel):
     verbosity: Literal["low", "medium", "high"] | None = None
     functions: list[FunctionDefinition] | None = None
     function_call: Literal["none", "auto"] | FunctionCallChoice | None = None
+    #: Top-level fields outside this schema (set by ``parse_chat_request``).
+    _extras: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        return self._extras
+
+    @extras.setter
+    def extras(self, value: dict[str, Any]) -> None:
+        self._extras = value
 
     @model_validator(mode="after")
     def _map_deprecated_functions(self) -> ChatCompletionRequest:

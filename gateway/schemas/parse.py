@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,14 +36,28 @@ _EXPECTED: dict[str, str] = {
 
 
 def parse_chat_request(obj: object) -> ChatCompletionRequest:
-    """Validate a decoded JSON body as a chat request and apply the support policy."""
+    """Validate a decoded JSON body as a chat request and apply the support policy. Unknown
+    top-level fields are kept aside (``req.extras``): a route may allow them as Bedrock
+    ``additionalModelRequestFields``; ``check_extras`` refuses the others."""
     body = _require_object(obj)
+    known = ChatCompletionRequest.model_fields
+    extras = {key: value for key, value in body.items() if key not in known}
+    if extras:
+        body = {key: value for key, value in body.items() if key in known}
     try:
-        req = ChatCompletionRequest.model_validate(body)
+        req = ChatCompletionRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise _to_invalid_request(exc, body) from None
     check_supported(req)
+    req.extras = extras
     return req
+
+
+def check_extras(extras: Mapping[str, Any], allowed: Collection[str]) -> None:
+    """Refuse, as OpenAI does, a top-level field the route does not allow (sorted: stable)."""
+    for key in sorted(extras):
+        if key not in allowed:
+            raise InvalidRequestError(f"Unrecognized request argument supplied: {key}", param=key)
 
 
 def parse_responses_request(obj: object) -> ResponsesRequest:
@@ -61,7 +75,7 @@ def parse_embedding_request(obj: object) -> EmbeddingRequest:
     """Validate a decoded JSON body as an embeddings request; token-id inputs are refused."""
     body = _require_object(obj)
     try:
-        req = EmbeddingRequest.model_validate(body)
+        req = EmbeddingRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         raise _to_invalid_request(exc, body) from None
     value = req.input

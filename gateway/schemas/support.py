@@ -5,7 +5,6 @@ from __future__ import annotations
 from gateway.errors import InvalidRequestError, UnsupportedParameterError
 from gateway.schemas.chat import (
     ChatCompletionRequest,
-    FilePart,
     InputAudioPart,
     NamedToolChoice,
     UserMessage,
@@ -15,15 +14,15 @@ IGNORED_FIELDS: tuple[str, ...] = (
     "user",
     "metadata",
     "store",
-    "service_tier",
     "safety_identifier",
-    "prompt_cache_key",
     "parallel_tool_calls",
     "verbosity",
     "stream_options.include_obfuscation",
     "seed",  # kept for the cache key, never sent to Bedrock
 )
-"""Accepted and ignored: Bedrock has no equivalent and ignoring them changes no answer's shape."""
+"""Accepted and ignored: Bedrock has no equivalent and ignoring them changes no answer's shape.
+(``service_tier`` becomes Bedrock's ``serviceTier``; ``prompt_cache_key`` scopes the
+prompt-cache estimate: see ``routing.levers`` and ``cache.prefixes``.)"""
 
 REFUSED_FIELDS: tuple[str, ...] = (
     "n (> 1)",
@@ -36,7 +35,7 @@ REFUSED_FIELDS: tuple[str, ...] = (
     "web_search_options",
     "frequency_penalty (non-zero)",
     "presence_penalty (non-zero)",
-    "input_audio and file content parts",
+    "input_audio content parts, file parts by file_id",
 )
 """Refused with a 400 ``unsupported_parameter`` naming the field: Bedrock cannot honour them."""
 
@@ -81,10 +80,10 @@ def _check_parts(req: ChatCompletionRequest) -> None:
         if not isinstance(msg, UserMessage) or isinstance(msg.content, str):
             continue
         for j, part in enumerate(msg.content):
-            if isinstance(part, InputAudioPart | FilePart):
+            if isinstance(part, InputAudioPart):
                 raise UnsupportedParameterError(
                     f"Content parts of type '{part.type}' are not supported by this gateway "
-                    "(Amazon Bedrock chat takes text and images).",
+                    "(Amazon Bedrock chat takes text, images and documents).",
                     param=f"messages[{i}].content[{j}]",
                 )
 

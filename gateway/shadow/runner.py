@@ -235,6 +235,7 @@ class ShadowRunner:
                 guardrail=plan.decision.guardrail,
                 stream=bool(plan.request.stream),
                 timeout=plan.decision.timeout_s,
+                residency_rank=plan.decision.residency_rank,
             )
         except GatewayError as err:
             return replace(base, error=err.reason, latency_s=time.perf_counter() - started)

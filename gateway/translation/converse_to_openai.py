@@ -20,7 +20,7 @@ FINISH_REASONS: dict[str, str] = {
     "malformed_model_output": "stop",
     "malformed_tool_use": "stop",
 }
-"""Bedrock ``stopReason`` to OpenAI ``finish_reason`` (reference §5.1); unknown values: ``stop``."""
+"""Bedrock ``stopReason`` to OpenAI ``finish_reason``; unknown values: ``stop``."""
 
 
 def finish_reason(stop_reason: str | None, *, tool_calls: bool) -> str:
@@ -35,13 +35,17 @@ def usage(bedrock_usage: Mapping[str, Any] | None) -> dict[str, Any]:
     """OpenAI usage from Bedrock's TokenUsage: cache reads and writes count as prompt tokens."""
     u = bedrock_usage or {}
     cached = int(u.get("cacheReadInputTokens") or 0)
-    prompt = int(u.get("inputTokens") or 0) + cached + int(u.get("cacheWriteInputTokens") or 0)
+    written = int(u.get("cacheWriteInputTokens") or 0)
+    prompt = int(u.get("inputTokens") or 0) + cached + written
     completion = int(u.get("outputTokens") or 0)
+    details = {"cached_tokens": cached, "audio_tokens": 0}
+    if written:
+        details["cache_write_tokens"] = written
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "prompt_tokens_details": details,
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,
@@ -49,6 +53,66 @@ def usage(bedrock_usage: Mapping[str, Any] | None) -> dict[str, Any]:
             "rejected_prediction_tokens": 0,
         },
     }
+
+
+def served_tier(payload: Mapping[str, Any]) -> str:
+    """The Bedrock tier that served (``serviceTier.type`` of a response or metadata event)."""
+    tier = (payload.get("serviceTier") or {}).get("type")
+    return tier if isinstance(tier, str) and tier else "default"
+
+
+def served_latency(payload: Mapping[str, Any]) -> str:
+    """``performanceConfig.latency`` of a response or metadata event (``standard`` if none)."""
+    latency = (payload.get("performanceConfig") or {}).get("latency")
+    return latency if isinstance(latency, str) and latency else "standard"
+
+
+_USAGE_FIELDS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def usage_problem(bedrock_usage: object) -> str | None:
+    """Why a TokenUsage is not what Bedrock documents (absent is fine), else None."""
+    if bedrock_usage is None:
+        return None
+    if not isinstance(bedrock_usage, Mapping):
+        return "usage is not an object"
+    for name in _USAGE_FIELDS:
+        if name in bedrock_usage and not _count(bedrock_usage[name]):
+            return f"usage.{name} is not a token count"
+    return None
+
+
+def converse_problem(resp: Mapping[str, Any]) -> str | None:
+    """Why a Converse answer is not shaped as Bedrock documents it (``output.message.content``
+    a list of content blocks, ``stopReason`` a string, ``usage`` token counts), else None."""
+    output = resp.get("output")
+    message = output.get("message") if isinstance(output, Mapping) else None
+    content = message.get("content") if isinstance(message, Mapping) else None
+    if not isinstance(content, list):
+        return "no output.message.content list"
+    for i, block in enumerate(content):
+        if not isinstance(block, Mapping):
+            return f"output.message.content[{i}] is not an object"
+        text, use = block.get("text"), block.get("toolUse")
+        if "text" in block and not isinstance(text, str):
+            return f"output.message.content[{i}].text is not a string"
+        if "toolUse" in block and not (
+            isinstance(use, Mapping)
+            and isinstance(use.get("toolUseId"), str)
+            and isinstance(use.get("name"), str)
+        ):
+            return f"output.message.content[{i}].toolUse has no toolUseId and name"
+        thinking = block.get("reasoningContent")
+        if "reasoningContent" in block and not isinstance(thinking, Mapping):
+            return f"output.message.content[{i}].reasoningContent is not an object"
+    stop = resp.get("stopReason")
+    if stop is not None and not isinstance(stop, str):
+        return "stopReason is not a string"
+    return usage_problem(resp.get("usage"))
 
 
 def tool_call(tool_id: str, name: str, arguments: str) -> dict[str, Any]:
@@ -63,6 +127,7 @@ def completion_dict(
     message: dict[str, Any],
     finish: str,
     usage_dict: dict[str, Any],
+    service_tier: str = "default",
 ) -> dict[str, Any]:
     """A ``chat.completion`` around one assistant message (also used by the stream replay)."""
     return {
@@ -72,6 +137,7 @@ def completion_dict(
         "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": usage_dict,
+        "service_tier": service_tier,
     }
 
 
@@ -120,4 +186,5 @@ def chat_completion(
         message=message,
         finish=finish_reason(resp.get("stopReason"), tool_calls=bool(calls)),
         usage_dict=usage(resp.get("usage")),
+        service_tier=served_tier(resp),
     )

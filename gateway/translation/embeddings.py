@@ -1,7 +1,7 @@
 """Translation (pure): OpenAI embeddings to Bedrock InvokeModel bodies (Titan, Cohere) and back.
 
 Titan takes one text per call (the I/O layer loops); Cohere takes up to 96 texts per call.
-``base64`` output is little-endian float32, which the openai SDK decodes (reference §4.5).
+``base64`` output is little-endian float32, which the openai SDK decodes.
 """
 
 from __future__ import annotations
@@ -79,6 +79,36 @@ def cohere_bodies(
         {"texts": list(texts[i : i + COHERE_BATCH]), "input_type": input_type, "truncate": "END"}
         for i in range(0, len(texts), COHERE_BATCH)
     ]
+
+
+def _vector(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in value
+    )
+
+
+def titan_problem(resp: Mapping[str, Any]) -> str | None:
+    """Why a Titan answer is not what Bedrock documents (a vector of numbers), else None."""
+    vector = resp.get("embedding")
+    if vector is None:
+        by_type = resp.get("embeddingsByType")
+        vector = by_type.get("float") if isinstance(by_type, Mapping) else None
+    if not _vector(vector) or not vector:
+        return "no embedding vector of numbers"
+    count = resp.get("inputTextTokenCount")
+    if count is not None and not (isinstance(count, int) and not isinstance(count, bool)):
+        return "inputTextTokenCount is not a number"
+    return None
+
+
+def cohere_problem(resp: Mapping[str, Any]) -> str | None:
+    """Why a Cohere answer is not what Bedrock documents (vectors of numbers), else None."""
+    embeddings = resp.get("embeddings")
+    if isinstance(embeddings, Mapping):
+        embeddings = embeddings.get("float")
+    if not isinstance(embeddings, list) or not all(_vector(v) for v in embeddings):
+        return "no embeddings: a list of vectors of numbers"
+    return None
 
 
 def parse_titan(resp: Mapping[str, Any]) -> tuple[list[float], int]:

@@ -1,6 +1,6 @@
 """Translation (pure): OpenAI chat messages to Converse ``system`` and ``messages``.
 
-Decisions (Bedrock's conversation rules, reference §1.4 and §5.3):
+Decisions (Bedrock's conversation rules for Converse messages):
 
 - ``system`` and ``developer`` messages, wherever they appear, become ``system`` text blocks in
   order; blank ones are dropped.
@@ -34,6 +34,7 @@ from gateway.schemas.chat import (
     AssistantMessage,
     ChatCompletionRequest,
     DeveloperMessage,
+    FilePart,
     FunctionMessage,
     ImageURLPart,
     SystemMessage,
@@ -41,6 +42,7 @@ from gateway.schemas.chat import (
     ToolMessage,
     UserMessage,
 )
+from gateway.translation.documents import document_block, with_text
 from gateway.translation.prepared import Block
 
 IMAGE_FORMATS: dict[str, str] = {
@@ -93,6 +95,8 @@ class MessageBuilder:
         self.turns: list[_Turn] = []
         self.chars = 0
         self.images = 0
+        self.documents = 0
+        self._document_names: set[str] = set()
         self.tool_names: dict[str, None] = {}
         self._fetched = images if allow_image_urls and images else {}
         self._allow_urls = allow_image_urls
@@ -138,12 +142,18 @@ class MessageBuilder:
                 blocks.extend(self._text(part.text))
             elif isinstance(part, ImageURLPart):
                 blocks.append(self._image(part.image_url.url, f"messages[{i}].content[{j}]"))
+            elif isinstance(part, FilePart):
+                self.documents += 1
+                where = f"messages[{i}].content[{j}]"
+                blocks.append(
+                    document_block(part.file, where, self.documents, self._document_names)
+                )
             else:
                 raise UnsupportedParameterError(
                     f"Content parts of type '{part.type}' are not supported by this gateway.",
                     param=f"messages[{i}].content[{j}]",
                 )
-        return blocks
+        return with_text(blocks)
 
     def _text(self, text: str) -> list[Block]:
         if not text or text.isspace():

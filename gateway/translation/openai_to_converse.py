@@ -27,6 +27,7 @@ Decisions:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from math import ceil
 from typing import Any
@@ -43,11 +44,13 @@ from gateway.schemas.chat import (
     Tool,
     UserMessage,
 )
+from gateway.translation.levers import Levers, apply_levers
 from gateway.translation.messages import IMAGE_TOKENS, MessageBuilder, sanitize_tool_id
 from gateway.translation.models import model_family, model_traits
 from gateway.translation.prepared import Block, PreparedConversation
 
 __all__ = [
+    "Levers",
     "PreparedConversation",
     "converse_body",
     "fold_system",
@@ -136,8 +139,19 @@ def prepare_conversation(
         thinking_allowed=last["role"] == "user" and not pending_results,
         uses_tools=tool_specs is not None,
         uses_images=builder.images > 0,
+        uses_documents=builder.documents > 0,
         prompt_tokens=ceil(chars / 4) + builder.images * IMAGE_TOKENS,
+        prefix_digest=_prefix_digest(builder.system, tool_specs),
+        prefix_tokens=ceil((sum(len(b["text"]) for b in builder.system) + tool_chars) / 4),
     )
+
+
+def _prefix_digest(system: list[Block], tool_specs: list[Block] | None) -> str:
+    """A digest of the tools and system prompt (what a first cache point would cover)."""
+    if not system and not tool_specs:
+        return ""
+    data = orjson.dumps([tool_specs or [], system], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def _tools(
@@ -218,11 +232,13 @@ def converse_body(
     *,
     guardrail: tuple[str, str] | None = None,
     default_max_tokens: int | None = None,
+    levers: Levers | None = None,
 ) -> dict[str, Any]:
     """The Converse / ConverseStream request body (without ``modelId``) for one model, shaped
     by what the model accepts (``gateway.capabilities``): ``maxTokens`` always sent for a
     known model (the client's, else ``default_max_tokens``, else the model's output budget),
-    system prompts folded into the first user turn where the model has none."""
+    system prompts folded into the first user turn where the model has none. ``levers``:
+    cache points, service tier, latency and extra fields (``translation.levers``)."""
     traits = model_traits(bedrock_id)
     body: dict[str, Any] = {"messages": prepared.messages}
     forced_json = prepared.json_tool_spec is not None and traits.forced_tool
@@ -266,6 +282,8 @@ def converse_body(
             "guardrailVersion": guardrail[1],
             "trace": "disabled",
         }
+    if levers is not None:
+        apply_levers(body, bedrock_id, levers)
     return body
 
 

@@ -32,7 +32,12 @@ class PreparedConversation:
     thinking_allowed: bool  # no prefill and no pending tool results (Claude thinking rules)
     uses_tools: bool  # tools offered, or tool blocks in the history
     uses_images: bool
+    uses_documents: bool
     prompt_tokens: int  # estimate: ceil(chars / 4), plus a fixed amount per image
+    #: Digest and estimated tokens of the stable prefix (tools and system), for the estimate
+    #: of prompt-cache reads ("" when there is none).
+    prefix_digest: str = ""
+    prefix_tokens: int = 0
 
     @property
     def has_tool_blocks(self) -> bool:

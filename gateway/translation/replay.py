@@ -32,6 +32,9 @@ def converse_events(response: dict[str, Any]) -> list[Event]:
         "usage": response.get("usage") or {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0},
         "metrics": response.get("metrics") or {"latencyMs": 0},
     }
+    for served in ("serviceTier", "performanceConfig"):  # what served: the price depends on it
+        if served in response:
+            metadata[served] = response[served]
     events.append(("metadata", metadata))
     return events
 

@@ -59,6 +59,9 @@ def chat_body(req: ResponsesRequest, history: Iterable[InputItem] = ()) -> dict[
         top_p=req.top_p,
         parallel_tool_calls=req.parallel_tool_calls,
         user=req.user,
+        service_tier=req.service_tier,
+        prompt_cache_key=req.prompt_cache_key,
+        safety_identifier=req.safety_identifier,
         reasoning_effort=req.reasoning.effort if req.reasoning is not None else None,
     )
     if req.stream:

@@ -86,8 +86,10 @@ def response_body(
     usage: Mapping[str, Any] | None = None,
     finish: str | None = None,
     error: Mapping[str, Any] | None = None,
+    service_tier: str | None = None,
 ) -> dict[str, Any]:
-    """A ``response`` object; ``finish`` (the chat finish reason) decides complete or not."""
+    """A ``response`` object; ``finish`` (the chat finish reason) decides complete or not;
+    ``service_tier`` is the tier that served (known once the answer is)."""
     reason = _INCOMPLETE.get(finish or "")
     if status == "completed" and reason is not None:
         status = "incomplete"
@@ -102,19 +104,22 @@ def response_body(
         "output": output,
         "usage": response_usage(usage) if usage is not None else None,
         **echo,
+        **({"service_tier": service_tier} if service_tier is not None else {}),
     }
 
 
 def response_usage(chat_usage: Mapping[str, Any]) -> dict[str, Any]:
     prompt = int(chat_usage.get("prompt_tokens") or 0)
     completion = int(chat_usage.get("completion_tokens") or 0)
-    cached = int((chat_usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    details = chat_usage.get("prompt_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or 0)
+    written = int(details.get("cache_write_tokens") or 0)
     reasoning = int(
         (chat_usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
     )
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": prompt + completion,
@@ -188,6 +193,7 @@ def response_from_completion(
         status="completed",
         usage=completion.get("usage"),
         finish=completion["choices"][0].get("finish_reason"),
+        service_tier=completion.get("service_tier"),
     )
 
 

@@ -243,6 +243,7 @@ class ResponsesStream:
             "completed",
             usage=completion.get("usage"),
             finish=completion["choices"][0].get("finish_reason"),
+            service_tier=completion.get("service_tier"),
         )
         kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
         events.append(self._event(kind, response=final))

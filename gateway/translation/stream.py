@@ -1,26 +1,31 @@
 """Translation (pure): ConverseStream events to OpenAI ``chat.completion.chunk`` dicts.
 
 The openai SDK's accumulator concatenates string fields and uses ``tool_calls[].index`` as a
-list position (reference §4.3), so: the role is sent once, a tool call's id and name only in
+list position, so: the role is sent once, a tool call's id and name only in
 its first chunk, and tool indexes are a 0-based counter of tool blocks, looked up by
-``contentBlockIndex``. Exception events are not handled here: the I/O layer turns them into a
-``GatewayError`` and ``sse.sse_error``.
+``contentBlockIndex``. An event of the wrong shape raises ``TypeError``/``KeyError``/... (the
+I/O layer answers a 502 naming the model). Exception events are not handled here: the I/O
+layer turns them into a ``GatewayError`` and ``sse.sse_error``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.translation.converse_to_openai import (
     completion_dict,
     finish_reason,
+    served_latency,
+    served_tier,
     tool_call,
     usage,
 )
 from gateway.translation.prepared import PreparedConversation
 
 Chunk = dict[str, Any]
+#: USD of a final usage served at (tier, latency): the stream's real cost, in its usage chunk.
+CostOf = Callable[[Mapping[str, Any], str, str], float]
 _JSON_BLOCK = -1  # tool index marker: a json_schema forced-tool block, streamed as content
 
 
@@ -31,6 +36,7 @@ class StreamTranslator:
         "_base_usage",
         "_blocks",
         "_calls",
+        "_cost_of",
         "_created",
         "_id",
         "_include_usage",
@@ -41,6 +47,8 @@ class StreamTranslator:
         "_texts",
         "finish_reason",
         "finished",
+        "latency",
+        "service_tier",
         "usage",
     )
 
@@ -51,11 +59,13 @@ class StreamTranslator:
         created: int,
         include_usage: bool,
         prepared: PreparedConversation,
+        cost_of: CostOf | None = None,
     ) -> None:
         self._id = completion_id
         self._model = model
         self._created = created
         self._include_usage = include_usage
+        self._cost_of = cost_of
         self._json_tool = prepared.json_tool_name
         self._role_sent = False
         self._blocks: dict[int, int] = {}  # contentBlockIndex -> tool index (or _JSON_BLOCK)
@@ -65,6 +75,8 @@ class StreamTranslator:
         self.finished = False  # messageStop seen: the finish chunk was returned
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None  # set once metadata arrived
+        self.service_tier = "default"  # the tier that served, from metadata
+        self.latency = "standard"  # performanceConfig.latency that served, from metadata
 
     @property
     def text(self) -> str:
@@ -107,11 +119,17 @@ class StreamTranslator:
             return self._out({}, reason)
         if event_type == "metadata":
             self.usage = usage(payload.get("usage"))
+            self.service_tier = served_tier(payload)
+            self.latency = served_latency(payload)
             if not self._include_usage:
                 return []
             chunk = self._chunk({})
             chunk["choices"] = []
             chunk["usage"] = self.usage
+            if self._cost_of is not None:
+                cost = self._cost_of(self.usage, self.service_tier, self.latency)
+                chunk["usage"] = {**self.usage, "cost_usd": round(cost, 8)}
+            chunk["service_tier"] = self.service_tier
             return [chunk]
         return []  # contentBlockStop and unknown events
 
@@ -135,6 +153,8 @@ class StreamTranslator:
         delta = payload.get("delta") or {}
         text = delta.get("text")
         if text is not None:
+            if not isinstance(text, str):  # the caller turns this into a 502 naming the model
+                raise TypeError("contentBlockDelta text is not a string")
             if not text:
                 return []
             self._texts.append(text)
@@ -142,6 +162,8 @@ class StreamTranslator:
         use = delta.get("toolUse")
         if use is not None:
             fragment = use.get("input") or ""
+            if not isinstance(fragment, str):
+                raise TypeError("contentBlockDelta toolUse.input is not a string")
             k = self._blocks.get(payload.get("contentBlockIndex", 0))
             if not fragment or k is None:
                 return []
@@ -175,4 +197,5 @@ class StreamTranslator:
             message=message,
             finish=self.finish_reason or "stop",
             usage_dict=self.usage if self.usage is not None else usage(None),
+            service_tier=self.service_tier,
         )

@@ -22,6 +22,7 @@ from bench_lib.config import BEDROCK_ID, MODEL, REPO, RESULTS, Durations
 from bench_lib.plan import measure
 from bench_lib.processes import Pinning, Processes
 from bench_lib.profile_runs import run_profile
+from bench_lib.progress import bench_progress
 from bench_lib.report import budgets_table, profile_text, rows_table
 from bench_lib.runs import Runner
 from bench_lib.wrk import INSTALL_HINT, wrk_path
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None, description: str = "") -> int:
         load_start = procstat.load_average()
         procs = Processes(folder, Pinning.of(args.pin))
         runner = Runner(procs, folder, durations)
+        runner.bar = bench_progress(sys.stderr, json_requested=args.json is not None)
         profile: dict[str, Any] = {}
         try:
             procs.start()
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None, description: str = "") -> int:
                 print("profiling the gateway (c=16) ...", flush=True)
                 profile = run_profile(runner)
         finally:
+            runner.bar.close()
             procs.stop()
         found = budgets(runner.rows, memory)
         document = {
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None, description: str = "") -> int:
 
 
 def write_json(document: dict[str, Any], extra: Path | None) -> None:
-    """``load/results/bench-<ts>.json``, and ``extra`` too when given."""
+    """``load/results/bench-<ts>.json`` (git-ignored), and ``extra`` too when given."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     for path in (out, extra):

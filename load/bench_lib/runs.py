@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
 
 from bench_lib import procstat
 from bench_lib.bodies import (
@@ -15,6 +18,7 @@ from bench_lib.bodies import (
 )
 from bench_lib.config import PROMPT, TARGETS, Durations
 from bench_lib.processes import Processes
+from bench_lib.progress import say
 from bench_lib.report import fmt
 from bench_lib.rows import Row, merge_rows, row_name
 from bench_lib.wrk import UNIQUE_MARK, lua_script, run_wrk
@@ -33,6 +37,7 @@ class Runner:
         self.rows: list[Row] = []
         self.gateway_requests = 0
         self.script_index = 0
+        self.bar: tqdm[Any] = tqdm(disable=True)  # bench_progress() on a terminal
 
     def request_for(
         self, target: str, stream: bool, prompt: str, temperature: float | None = None
@@ -88,6 +93,7 @@ class Runner:
         measured = self.procs[_process_of(target)]
         emulator = self.procs["emulator"]
         cpu0, emu0 = procstat.cpu_seconds(measured.pid), procstat.cpu_seconds(emulator.pid)
+        self.bar.set_postfix_str(row_name(target, stream, connections, prompt_bytes, cache))
         result, _ = run_wrk(
             url,
             script,
@@ -96,6 +102,7 @@ class Runner:
             cpus=self.procs.pinning.load_cpus,
         )
         cpu1, emu1 = procstat.cpu_seconds(measured.pid), procstat.cpu_seconds(emulator.pid)
+        self.bar.update(1)
         if target in ("gateway", "responses"):
             self.gateway_requests += result.requests
         n = result.requests
@@ -146,9 +153,8 @@ def _process_of(target: str) -> str:
 
 def print_progress(row: Row) -> None:
     r = row.result
-    print(
+    say(
         f"  {row.name:<34} {r.rps:8.0f} req/s  p50 {fmt(r.p('p50'))} ms  "
         f"p99 {fmt(r.p('p99'))} ms  cpu {fmt(row.cpu_ms_per_req)} ms/req  "
-        f"errors {r.errors}  load {row.load_average:.1f}",
-        flush=True,
+        f"errors {r.errors}  load {row.load_average:.1f}"
     )

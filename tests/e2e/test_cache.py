@@ -64,7 +64,10 @@ def test_streamed_miss_then_streamed_hit_replays_chunking(
     assert _calls(emulator) == before
     assert done1 and done2
     assert _deltas(events1) == _deltas(events2) and len(_deltas(events2)) >= 8
-    assert events2[-1]["choices"] == [] and events2[-1]["usage"] == events1[-1]["usage"]
+    live, replayed = events1[-1]["usage"], events2[-1]["usage"]
+    assert events2[-1]["choices"] == [] and live["cost_usd"] > 0 and replayed["cost_usd"] == 0
+    assert {**replayed, "cost_usd": live["cost_usd"]} == live  # the same usage, billed 0
+    assert events2[-1]["service_tier"] == events1[-1]["service_tier"] == "default"
 
 
 def test_stream_entry_answers_plain_and_plain_entry_answers_stream(
@@ -109,3 +112,30 @@ def test_tenants_never_share_answers(gateway: GatewayServer, client: openai.Open
     kids = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="sk-e2e-kids", max_retries=0)
     assert _plain(kids, text).headers["x-gateway-cache"] == "miss"
     assert _plain(kids, text).headers["x-gateway-cache"] == "hit"
+
+
+def test_header_rule_to_guarded_route_is_not_answered_from_unguarded_entry(
+    client: openai.OpenAI, emulator: RunningEmulator
+) -> None:
+    """The same body, sent by a header rule to a guarded tier-3 route, is a different question:
+    the unguarded route's entry must not answer it (the guardrail must get to intervene)."""
+    text = f"forbidden topic {uuid.uuid4()}"
+    plain = _plain(client, text)
+    assert plain.headers["x-gateway-cache"] == "miss"
+    assert validate_completion(plain.http_response.content).choices[0].finish_reason == "stop"
+    before = _calls(emulator)
+    guarded = client.chat.completions.with_raw_response.create(
+        **_body(text), extra_headers={"x-data-class": "confidential"}
+    )
+    assert guarded.headers["x-gateway-route"] == "guarded"
+    assert guarded.headers["x-gateway-cache"] == "miss"
+    assert _calls(emulator) == before + 1
+    reply = validate_completion(guarded.http_response.content)
+    assert reply.choices[0].finish_reason == "content_filter"
+    again = client.chat.completions.with_raw_response.create(
+        **_body(text), extra_headers={"x-data-class": "confidential"}
+    )
+    assert again.headers["x-gateway-cache"] == "hit"
+    assert validate_completion(again.http_response.content).choices[0].finish_reason == (
+        "content_filter"
+    )

@@ -213,7 +213,51 @@ def test_json_object_mode(client: openai.OpenAI) -> None:
         messages=[{"role": "user", "content": "give json"}],
         response_format={"type": "json_object"},
     )
-    assert completion.choices[0].message.content is not None
+    answer = json.loads(completion.choices[0].message.content or "")
+    assert isinstance(answer, dict) and "give json" in answer["answer"]
+
+
+@pytest.mark.parametrize("model", ["haiku", "chain"])
+def test_json_schema_mode_answers_an_object_of_the_schema(
+    client: openai.OpenAI, model: str
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city", "days"],
+    }
+    completion = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "forecast please"}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "forecast", "schema": schema},
+        },
+    )
+    answer = json.loads(completion.choices[0].message.content or "")
+    assert set(answer) == {"city", "days"} and isinstance(answer["days"], int)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "called"),
+    [
+        ("What's the weather like in Paris today?", True),
+        ("Which city is warmer today, Oslo or Rome?", True),
+        ("hello there", False),
+    ],
+)
+def test_auto_tool_choice_calls_the_tool_the_prompt_needs(
+    client: openai.OpenAI, prompt: str, called: bool
+) -> None:
+    completion = client.chat.completions.create(
+        model="tools",
+        messages=[{"role": "user", "content": prompt}],
+        tools=[WEATHER_TOOL],
+        tool_choice="auto",
+    )
+    choice = completion.choices[0]
+    assert (choice.finish_reason == "tool_calls") is called
+    assert bool(choice.message.tool_calls) is called
 
 
 def test_models_list(client: openai.OpenAI) -> None:

@@ -48,3 +48,19 @@ def test_openai_embedding_model_names_go_to_embed(sdk: openai.OpenAI) -> None:
     raw = sdk.embeddings.with_raw_response.create(model="text-embedding-3-small", input="hi")
     assert raw.headers["x-gateway-route"] == "embed"
     assert len(raw.parse().data[0].embedding) == 1024
+
+
+def test_models_can_be_retrieved_by_name_with_a_real_created(sdk: openai.OpenAI) -> None:
+    import time
+
+    from openai.types import Model
+
+    auto = sdk.models.retrieve("auto")
+    assert Model.model_validate(auto.model_dump()).id == "auto"
+    listed = {m.id: m for m in sdk.models.list()}
+    assert listed["auto"].created == auto.created
+    # created: when the policy was loaded, this session (not 0).
+    assert time.time() - 3600 < auto.created <= time.time()
+    with pytest.raises(openai.NotFoundError) as info:
+        sdk.models.retrieve("no-such-model")
+    assert "no-such-model" in info.value.message

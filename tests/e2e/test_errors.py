@@ -134,3 +134,71 @@ def test_oversized_body_is_413(small_gateway: GatewayServer) -> None:
             model="haiku", messages=[{"role": "user", "content": "x" * 5000}]
         )
     assert info.value.status_code == 413
+
+
+HAIKU_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+def test_an_upstream_200_of_the_wrong_shape_is_a_502_naming_the_model(
+    gateway: GatewayServer, emulator: RunningEmulator
+) -> None:
+    emulator.state.set_fault(HAIKU_ID, "wrong_shape")
+    response = _post(gateway.url, {"model": "haiku", "messages": HELLO})
+    error = _assert_openai_error(response, 502)
+    assert error["type"] == "server_error" and error["code"] == "upstream_malformed_response"
+    assert HAIKU_ID in error["message"] and "not a Converse response" in error["message"]
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model="haiku", messages=HELLO)  # type: ignore[arg-type]
+    assert info.value.status_code == 502
+
+
+def test_an_embedding_200_of_the_wrong_shape_is_a_502_naming_the_model(
+    gateway: GatewayServer, emulator: RunningEmulator
+) -> None:
+    emulator.state.set_fault("amazon.titan-embed-text-v2:0", "wrong_shape")
+    response = httpx.post(
+        f"{gateway.url}/v1/embeddings",
+        json={"model": "embed", "input": "x"},
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=30,
+    )
+    error = _assert_openai_error(response, 502)
+    assert "amazon.titan-embed-text-v2:0" in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions/", "/v1/models/", "/healthz/", "/ui/"])
+def test_no_response_is_built_from_the_host_header(gateway: GatewayServer, path: str) -> None:
+    """Starlette's trailing-slash redirect would send clients to ``http://<Host>/...``."""
+    for method in ("GET", "POST"):
+        response = httpx.request(
+            method,
+            f"{gateway.url}{path}",
+            headers={"Host": "attacker.example", "Authorization": f"Bearer {KEY}"},
+            follow_redirects=False,
+            timeout=10,
+        )
+        assert "location" not in response.headers
+        assert "attacker.example" not in response.text
+        assert response.status_code in (404, 405)  # /v1/models/{model} takes GET only
+        _assert_openai_error(response, response.status_code)
+
+
+def test_an_answer_that_cost_nothing_says_so(
+    gateway: GatewayServer, emulator: RunningEmulator
+) -> None:
+    """A refused call (Bedrock's validation error) is not billed: its cost header is 0."""
+    emulator.state.set_fault(HAIKU_ID, "validation")
+    response = _post(gateway.url, {"model": "haiku", "messages": HELLO})
+    _assert_openai_error(response, 400)
+    assert response.headers["x-gateway-route"] == "haiku"
+    assert float(response.headers["x-gateway-cost-usd"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("max_tokens", "5"), ("max_tokens", True), ("temperature", "0")]
+)
+def test_json_types_are_strict(gateway: GatewayServer, field: str, value: object) -> None:
+    response = _post(gateway.url, {"model": "haiku", "messages": HELLO, field: value})
+    error = _assert_openai_error(response, 400)
+    assert error["param"] == field and f"Invalid type for '{field}'" in error["message"]

@@ -171,8 +171,29 @@ def test_access_log_is_json_without_secrets(
     assert {r["status"] for r in records} == {200, 429, 404}
     assert all(r["request_id"] and "latency_ms" in r for r in records)
     assert any(r["ttft_ms"] is not None for r in records)
+    refused = next(r for r in records if r["status"] == 404)
+    assert refused["requested"] == "zzz-random-4242"  # the 4xx names the model asked for
+    assert {r["requested"] for r in records if r["status"] == 200} == {"haiku", "chain"}
     joined = "\n".join(lines)
     assert KEY not in joined and SECRET_PROMPT not in joined and "cache me" not in joined
+
+
+def test_text_access_line_of_a_4xx_names_the_model_and_no_none(
+    emulator: RunningEmulator, caplog_module: list[logging.LogRecord]
+) -> None:
+    with running_gateway(policies=POLICY, api_keys=KEY, log_format="text") as gw:
+        client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=KEY, max_retries=0)
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(
+                model="no-such-model-7117", messages=[{"role": "user", "content": "x"}]
+            )
+        client.chat.completions.create(model="haiku", messages=[{"role": "user", "content": "y"}])
+    lines = [r.getMessage() for r in caplog_module if r.getMessage().startswith("event=request")]
+    refused = [line for line in lines if "requested=no-such-model-7117" in line]
+    assert len(refused) == 1 and "status=404" in refused[0], lines
+    assert "None" not in refused[0] and "ttft_ms" not in refused[0] and "model=" not in refused[0]
+    served = [line for line in lines if "requested=haiku" in line]
+    assert served and "model=" in served[-1] and "ttft_ms=" not in served[-1]  # not streamed
 
 
 def test_prompts_are_logged_only_with_the_debug_setting(

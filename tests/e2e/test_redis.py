@@ -132,6 +132,71 @@ def test_budget_holds_across_two_processes(gateways: list[str]) -> None:
         client.chat.completions.create(model="haiku", messages=[{"role": "user", "content": "x"}])
 
 
+BURST_BUDGET = 0.0002  # the `burst` tenant's usd_per_day
+
+
+@pytest.fixture(scope="module")
+def patient_gateways(
+    redis: RedisServer, emulator: RunningEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    """Two replicas whose Redis timeout a loaded 2-core test machine never reaches, so the
+    burst exercises the shared reservation rather than the per-replica fallback."""
+    env = {
+        "GATEWAY_POLICIES": str(POLICY),
+        "GATEWAY_API_KEYS": KEY,
+        "GATEWAY_REDIS_URL": redis.url,
+        "GATEWAY_REDIS_TIMEOUT_S": "5",
+    }
+    logs = tmp_path_factory.mktemp("patient")
+    procs = [GatewayProcess(env, log_path=logs / f"gw{i}.log") for i in range(2)]
+    for proc in procs:
+        proc.wait_ready()
+    yield [p.url for p in procs]
+    for proc in procs:
+        proc.stop()
+
+
+def test_budget_holds_under_a_burst_on_two_processes(
+    patient_gateways: list[str], redis: RedisServer, emulator: RunningEmulator
+) -> None:
+    """40 concurrent requests over two replicas: each reserves its cost bound before calling
+    Bedrock, so the day's spend passes the budget by at most one request's cost."""
+    gateways = patient_gateways
+    emulator.state.set_fault(HAIKU, "slow", delay_ms=200)  # the burst overlaps in flight
+
+    def ask(i: int) -> httpx.Response:
+        return httpx.post(
+            f"{gateways[i % 2]}/v1/chat/completions",
+            json={
+                "model": "haiku",
+                "messages": [{"role": "user", "content": f"burst {i} {uuid.uuid4()}"}],
+                "max_tokens": 20,
+            },
+            headers={"Authorization": "Bearer sk-redis-burst"},
+            timeout=30,
+        )
+
+    with ThreadPoolExecutor(40) as pool:
+        responses = list(pool.map(ask, range(40)))
+    emulator.state.clear_faults()
+    ok = [r for r in responses if r.status_code == 200]
+    refused = [r for r in responses if r.status_code == 429]
+    costs = [float(r.headers["x-gateway-cost-usd"]) for r in ok]
+    spent = sum(costs)
+    print(
+        f"burst: {len(ok)}/40 admitted, spend ${spent:.8f} of a ${BURST_BUDGET} budget "
+        f"(overshoot ${max(0.0, spent - BURST_BUDGET):.8f}, one request ${max(costs):.8f})"
+    )
+    assert len(ok) + len(refused) == 40
+    assert refused and all(r.json()["error"]["code"] == "insufficient_quota" for r in refused)
+    client = redis_sync.Redis.from_url(redis.url)
+    [key] = client.keys("gw:spend:{burst}:*")
+    counted = float(client.get(key) or 0)
+    client.close()
+    assert spent <= BURST_BUDGET + max(costs)
+    assert counted == pytest.approx(spent, abs=1e-8 * len(ok))  # reservations settled to real cost
+
+
 def test_redis_down_serves_uncached_then_recovers(emulator: RunningEmulator) -> None:
     with (
         running_redis() as redis,

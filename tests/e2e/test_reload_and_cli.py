@@ -170,3 +170,60 @@ def test_demo_serves_with_printed_key(tmp_path: Path) -> None:
         assert "You said: hello" in (reply.choices[0].message.content or "")
     finally:
         assert proc.stop() == 0
+
+
+def test_help_describes_the_gateway_and_lists_every_subcommand() -> None:
+    result = _cli("--help")
+    assert result.returncode == 0
+    assert "OpenAI-compatible gateway for Amazon Bedrock" in result.stdout
+    assert "``" not in result.stdout and "builds Settings" not in result.stdout
+    for command in ("serve", "emulator", "check-policy", "models", "compare"):
+        assert f"\n    {command}" in result.stdout, command
+
+
+def test_serve_listens_on_loopback_unless_told(tmp_path: Path) -> None:
+    import os
+
+    from gateway.__main__ import _parser
+
+    assert _parser().parse_args(["serve", "--demo"]).host == "127.0.0.1"
+    assert _parser().parse_args(["serve", "--host", "0.0.0.0"]).host == "0.0.0.0"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "AWS_"))}
+    proc = GatewayProcess(env, args=["--demo"], log_path=tmp_path / "demo.log", host=None)
+    try:
+        proc.wait_ready()  # on 127.0.0.1, with no --host given
+        assert "demo: listening on 127.0.0.1 (this machine only)" in proc.output()
+    finally:
+        assert proc.stop() == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_metrics_port_serves_metrics_alone(
+    tmp_path: Path, emulator: RunningEmulator, workers: int
+) -> None:
+    """GATEWAY_METRICS_PORT: /metrics answers there (with its key) and is a 404 on the API
+    port, with one worker and with several (the supervisor binds both sockets)."""
+    from tests.support.servers import free_port
+
+    metrics_port = free_port()
+    env = {
+        "GATEWAY_POLICIES": str(POLICY),
+        "GATEWAY_API_KEYS": KEY,
+        "GATEWAY_METRICS_PORT": str(metrics_port),
+        "GATEWAY_METRICS_KEY": "sk-e2e-metrics",
+    }
+    proc = GatewayProcess(
+        env, args=["--workers", str(workers)], log_path=tmp_path / "gw.log"
+    ).wait_ready(timeout=40)
+    try:
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        auth = {"Authorization": "Bearer sk-e2e-metrics"}
+        served = httpx.get(metrics_url, headers=auth, timeout=10)
+        assert served.status_code == 200 and b"gateway_build_info" in served.content
+        assert httpx.get(metrics_url, timeout=10).status_code == 401
+        elsewhere = httpx.get(f"{proc.url}/metrics", headers=auth, timeout=10)
+        assert elsewhere.status_code == 404
+        assert str(metrics_port) in elsewhere.json()["error"]["message"]
+        assert httpx.get(f"{proc.url}/healthz", timeout=10).status_code == 200
+    finally:
+        assert proc.stop() == 0

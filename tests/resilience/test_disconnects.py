@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 
 import httpx2 as httpx
 import openai
 import orjson
+import pytest
 
 from gateway.emulator.runner import RunningEmulator
 from tests.resilience.helpers import (
@@ -134,3 +136,66 @@ async def test_sdk_stream_closed_early_cancels_the_upstream_call(
     wait_pool_idle(gateway)
     assert wait_tasks_at_most(gateway, baseline) <= baseline
     assert _in_flight(gateway) == 0
+
+
+def _status_count(server: GatewayServer, status: str) -> float:
+    """``gateway_requests_total`` summed over routes and models for one status label."""
+    total = 0.0
+    for family in server.registry.collect():
+        if family.name != "gateway_requests":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total") and sample.labels.get("status") == status:
+                total += sample.value
+    return total
+
+
+async def _wait_count(server: GatewayServer, status: str, at_least: float) -> float:
+    """Polls without blocking this loop (where the aborted socket is closed)."""
+    deadline = time.monotonic() + 10
+    while (count := _status_count(server, status)) < at_least and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return count
+
+
+async def _hang_up_mid_upload(host: str, port: int) -> None:
+    """Declare a 10 kB body, send 100 bytes of it, close."""
+    _reader, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10000\r\n\r\n" % KEY.encode() + b'{"model": "haiku", ' + b" " * 81
+    )
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    writer.transport.abort()
+
+
+async def test_a_client_gone_mid_upload_is_a_499_logged_at_info(
+    gateway: GatewayServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    before, errors_before = _status_count(gateway, "499"), _status_count(gateway, "500")
+    await _hang_up_mid_upload("127.0.0.1", gateway.server.config.port)
+    assert await _wait_count(gateway, "499", before + 1) == before + 1
+    assert _status_count(gateway, "500") == errors_before
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    notes = [r for r in caplog.records if "client disconnected during the upload" in r.message]
+    assert notes and notes[0].levelno == logging.INFO and notes[0].exc_info is None
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.access"]
+    assert any("status=499" in line for line in lines)
+
+
+async def test_a_client_gone_mid_stream_is_a_499(
+    gateway: GatewayServer, emulator: RunningEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await _warm_up(gateway)
+    emulator.state.set_fault(HAIKU, "slow", chunk_delay_ms=CHUNK_DELAY_MS)
+    before = _status_count(gateway, "499")
+    answer = await _hang_up_after_first_chunk("127.0.0.1", gateway.server.config.port)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert await _wait_count(gateway, "499", before + 1) == before + 1
+    notes = [r for r in caplog.records if "client disconnected during the stream" in r.message]
+    assert notes and notes[0].levelno == logging.INFO and notes[0].exc_info is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -34,6 +34,8 @@ TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed
 MAX_EXAMPLES = 60  # per operation and generation mode
 SEED = 20240601
 SMALL_BODY = 64 * 1024  # the fuzzing gateway's GATEWAY_MAX_BODY_BYTES
+FUZZ_MAX_MESSAGES, FUZZ_MAX_TOOLS = 40, 6  # its GATEWAY_MAX_MESSAGES and GATEWAY_MAX_TOOLS
+MAX_HEADER_BYTES, MAX_HEADERS = 64 * 1024, 100  # the defaults
 FUZZ = settings(
     max_examples=MAX_EXAMPLES,
     derandomize=True,
@@ -64,7 +66,12 @@ def fuzz_gateway(
 ) -> Iterator[GatewayServer]:
     policy = write_policy(tmp_path_factory.mktemp("fuzz-policy"), timeout_s=10)
     with running_gateway(
-        policies=policy, api_keys=KEY, admin_key=ADMIN_KEY, max_body_bytes=SMALL_BODY
+        policies=policy,
+        api_keys=KEY,
+        admin_key=ADMIN_KEY,
+        max_body_bytes=SMALL_BODY,
+        max_messages=FUZZ_MAX_MESSAGES,
+        max_tools=FUZZ_MAX_TOOLS,
     ) as server:
         yield server
 
@@ -112,8 +119,10 @@ def fuzz_operation(schema: Any, gateway: GatewayServer, method: str, path: str) 
     operation = schema[path][method]
     sent = 0
     modes = [GenerationMode.POSITIVE]
-    if list(operation.body) or any(True for _ in operation.iter_parameters()):
-        modes.append(GenerationMode.NEGATIVE)  # nothing to break in an operation without input
+    # Nothing to break in an operation without input, nor in a free-text path segment
+    # (``/v1/models/{model}``: every string is a name, known or not).
+    if list(operation.body) or any(p.location != "path" for p in operation.iter_parameters()):
+        modes.append(GenerationMode.NEGATIVE)
     for mode in modes:
 
         @FUZZ
@@ -453,3 +462,76 @@ def test_translation_never_fails_outside_the_error_tree(body: dict[str, Any]) ->
         assert err.to_body()["error"]["message"]
         return
     assert isinstance(orjson.loads(orjson.dumps(document)), dict)
+
+
+# --- Heads and counts around the bounds ---------------------------------------------------
+
+HEAD_LINES = st.lists(
+    st.tuples(st.from_regex(r"x-[a-z]{1,12}", fullmatch=True), st.integers(0, 24_000)),
+    max_size=130,
+)
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` (as far as the server lets us) and read the answer until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(data)
+        sock.settimeout(10)
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer
+
+
+def test_request_heads_around_the_bounds_are_served_or_refused_cleanly(
+    fuzz_gateway: GatewayServer,
+) -> None:
+    """Any head: over 100 lines a 400, within 64 KiB and 100 lines served, between the two
+    (a head read whole in one go may pass the byte bound by one read) either; never a hang."""
+    port = fuzz_gateway.server.config.port
+
+    @FUZZ
+    @given(lines=HEAD_LINES)
+    def run(lines: list[tuple[str, int]]) -> None:
+        fields = b"".join(b"%s: %s\r\n" % (n.encode(), b"v" * size) for n, size in lines)
+        head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + fields + b"Connection: close\r\n\r\n"
+        answer = _exchange(port, head)
+        status = answer[:12]
+        if len(lines) + 2 > MAX_HEADERS:
+            assert status == b"HTTP/1.1 400", answer[:200]
+        elif len(head) <= MAX_HEADER_BYTES:
+            assert status == b"HTTP/1.1 200", answer[:200]
+        else:
+            assert status in (b"HTTP/1.1 200", b"HTTP/1.1 400"), answer[:200]
+        if status == b"HTTP/1.1 400":
+            assert_openai_error(answer.partition(b"\r\n\r\n")[2], status=400)
+
+    run()
+
+
+def test_message_and_tool_counts_around_the_caps(http: httpx.Client) -> None:
+    @FUZZ
+    @given(messages=st.integers(1, 2 * FUZZ_MAX_MESSAGES), tools=st.integers(0, 2 * FUZZ_MAX_TOOLS))
+    def run(messages: int, tools: int) -> None:
+        body: dict[str, Any] = {
+            "model": "haiku",
+            "messages": [{"role": "user", "content": "hi"}] * messages,
+        }
+        if tools:
+            body["tools"] = [
+                {"type": "function", "function": {"name": f"f{i}"}} for i in range(tools)
+            ]
+        response = _post(http, orjson.dumps(body))
+        if messages > FUZZ_MAX_MESSAGES:
+            assert response.status_code == 400
+            assert response.json()["error"]["param"] == "messages"
+        elif tools > FUZZ_MAX_TOOLS:
+            assert response.status_code == 400
+            assert response.json()["error"]["param"] == "tools"
+        else:
+            assert response.status_code == 200, response.text[:300]
+            ChatCompletion.model_validate(response.json())
+
+    run()

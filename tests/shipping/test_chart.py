@@ -159,7 +159,11 @@ def test_pods_roll_on_key_changes_but_not_on_policy_changes(chart: helm_python.C
 
 def test_every_setting_has_its_env_variable(chart: helm_python.Chart) -> None:
     """Each GATEWAY_* setting is set by the chart (one value each), and no unknown one is."""
-    values = {"auth": {"adminKey": "sk-admin-key"}, "redis": {"url": REDIS_URL}}
+    values = {
+        "auth": {"adminKey": "sk-admin-key"},
+        "redis": {"url": REDIS_URL},
+        "metrics": {"port": 9090, "key": "sk-metrics-key"},
+    }
     env = env_of(gateway_container(render(chart, values)))
     settings = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields}
     gateway_env = {name for name in env if name.startswith("GATEWAY_")}
@@ -181,6 +185,8 @@ def test_config_values_map_one_to_one(chart: helm_python.Chart) -> None:
         "redisTimeoutS": 0.1,
         "redisRetryS": 2,
         "responsesTtlS": 86400,
+        "discovery": "off",
+        "discoveryIntervalS": 60,
     }
     values = {
         "config": config,
@@ -200,6 +206,7 @@ def test_config_values_map_one_to_one(chart: helm_python.Chart) -> None:
     assert env["GATEWAY_REDIS_TIMEOUT_S"] == "0.1"
     assert env["GATEWAY_REDIS_RETRY_S"] == "2"
     assert env["GATEWAY_RESPONSES_TTL_S"] == "86400"
+    assert env["GATEWAY_DISCOVERY"] == "off" and env["GATEWAY_DISCOVERY_INTERVAL_S"] == "60"
     assert env["AWS_REGION"] == "eu-central-1"
     assert env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] == "https://vpce.example"
     assert env["HTTPS_PROXY"] == "http://proxy:3128"
@@ -393,6 +400,34 @@ def test_network_policy_opens_only_what_the_gateway_uses(chart: helm_python.Char
     assert ports == [53, 53, 443, 6379]
 
 
+def test_metrics_on_its_own_port_behind_a_key(chart: helm_python.Chart) -> None:
+    """metrics.port: a container and Service port "metrics" that the ServiceMonitor scrapes
+    (with metrics.key as its bearer token) and the NetworkPolicy opens to metricsFrom only."""
+    scraper = [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]
+    values = {
+        "metrics": {"port": 9090, "key": "sk-metrics-key", "metricsFrom": scraper},
+        "serviceMonitor": {"enabled": True},
+        "networkPolicy": {"enabled": True},
+    }
+    docs = render(chart, values)
+    env = env_of(gateway_container(docs))
+    assert env["GATEWAY_METRICS_PORT"]["value"] == "9090"
+    secret_ref = env["GATEWAY_METRICS_KEY"]["valueFrom"]["secretKeyRef"]
+    assert find(docs, "Secret")["stringData"][secret_ref["key"]] == "sk-metrics-key"
+    ports = {p["name"]: p["containerPort"] for p in gateway_container(docs)["ports"]}
+    assert ports == {"http": 8080, "metrics": 9090}
+    service_ports = {p["name"]: p["port"] for p in find(docs, "Service")["spec"]["ports"]}
+    assert service_ports["metrics"] == 9090
+    (endpoint,) = find(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics"
+    assert endpoint["bearerTokenSecret"] == {"name": secret_ref["name"], "key": secret_ref["key"]}
+    ingress = find(docs, "NetworkPolicy")["spec"]["ingress"]
+    assert {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": scraper} in ingress
+    off = env_of(gateway_container(render(chart, {"metrics": {"tenantLabels": False}})))
+    assert off["GATEWAY_METRICS_TENANT_LABELS"]["value"] == "false"
+    assert "GATEWAY_METRICS_PORT" not in off and "GATEWAY_METRICS_KEY" not in off
+
+
 def test_dashboard_configmap_is_found_by_grafanas_sidecar(chart: helm_python.Chart) -> None:
     configmap = find(render(chart), "ConfigMap", f"{FULLNAME}-dashboards")
     assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
@@ -415,3 +450,25 @@ def test_chart_files_are_all_used() -> None:
         "files/policies/default.yaml",
     ]
     assert Path(CHART / "values.schema.json").is_file()
+
+
+def test_tracing_values_set_the_standard_otel_variables(chart: helm_python.Chart) -> None:
+    assert not any(n.startswith("OTEL_") for n in env_of(gateway_container(render(chart))))
+    values = {
+        "tracing": {
+            "otlpEndpoint": "http://otel-collector.observability:4318",
+            "sampler": "parentbased_traceidratio",
+            "samplerArg": "0.1",
+        },
+        "networkPolicy": {"enabled": True},
+    }
+    docs = render(chart, values)
+    env = {name: e.get("value") for name, e in env_of(gateway_container(docs)).items()}
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
+    assert env["OTEL_SERVICE_NAME"] == "llm-gateway"
+    assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    spec = find(docs, "NetworkPolicy")["spec"]
+    assert 4318 in [p["port"] for rule in spec["egress"] for p in rule["ports"]]
+    with pytest.raises(helm_python.HelmValuesError):
+        chart.render(values={"tracing": {"sampler": "sometimes"}}, name="gw")

@@ -86,6 +86,7 @@ def test_alert_rules_name_only_exported_metrics(families: dict[str, Family]) -> 
         "LLMGatewayRedisDown",
         "LLMGatewayCircuitOpen",
         "LLMGatewayPolicyReloadFailed",
+        "LLMGatewayDiscoveryFailing",
     }
     assert [p for rule in rules.values() for p in query_problems(rule["expr"], families)] == []
     failing = rules["LLMGatewayRouteAllCandidatesFailing"]["expr"]
@@ -93,6 +94,7 @@ def test_alert_rules_name_only_exported_metrics(families: dict[str, Family]) -> 
     assert rules["LLMGatewayCircuitOpen"]["for"] == "5m"
     assert "gateway_circuit_open" in rules["LLMGatewayCircuitOpen"]["expr"]
     assert "gateway_redis_errors_total" in rules["LLMGatewayRedisDown"]["expr"]
+    assert "gateway_discovery_failures_total" in rules["LLMGatewayDiscoveryFailing"]["expr"]
 
 
 def test_prometheus_rule_carries_the_file_and_budget_alerts(

@@ -25,6 +25,7 @@ class GatewayProcess:
         args: Sequence[str] = (),
         log_path: Path,
         port: int | None = None,
+        host: str | None = "127.0.0.1",
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -37,8 +38,7 @@ class GatewayProcess:
                 "-m",
                 "gateway",
                 "serve",
-                "--host",
-                "127.0.0.1",
+                *(["--host", host] if host is not None else []),
                 "--port",
                 str(self.port),
                 *args,

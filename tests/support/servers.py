@@ -8,17 +8,20 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 import uvicorn
 from prometheus_client import CollectorRegistry
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.serving import http_protocol
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_POLICIES = REPO / "policies"
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -41,7 +44,7 @@ class GatewayServer:
             self.app,
             host="127.0.0.1",
             port=self.port,
-            http="httptools",
+            http=http_protocol(settings),
             loop="asyncio",
             access_log=False,
             log_config=None,
@@ -51,7 +54,15 @@ class GatewayServer:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve())
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.server.serve()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        """Run ``coro`` on the server's own event loop (where its clients live)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     @property
     def state(self):  # type: ignore[no-untyped-def]

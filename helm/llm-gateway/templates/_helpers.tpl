@@ -70,7 +70,7 @@ app.kubernetes.io/component: redis
 
 {{/* Whether the chart creates its own Secret (keys, or an external Redis URL). */}}
 {{- define "llm-gateway.createSecret" -}}
-{{- if or (not .Values.auth.existingSecret) (and .Values.redis.url (not .Values.redis.existingSecret)) -}}
+{{- if or (not .Values.auth.existingSecret) (and .Values.redis.url (not .Values.redis.existingSecret)) .Values.metrics.key -}}
 true
 {{- end -}}
 {{- end -}}

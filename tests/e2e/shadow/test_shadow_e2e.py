@@ -10,6 +10,7 @@ import httpx2 as httpx
 import orjson
 import pytest
 
+from gateway.capabilities import split_profile
 from gateway.emulator.runner import RunningEmulator
 from gateway.routing.engine import actual_cost
 from gateway.shadow.runner import ShadowRunner
@@ -27,7 +28,7 @@ from tests.support.servers import GatewayServer
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 NOVA = "amazon.nova-lite-v1:0"
-LLAMA70 = "meta.llama3-70b-instruct-v1:0"
+LLAMA70 = "meta.llama3-1-70b-instruct-v1:0"
 MISTRAL_L = "mistral.mistral-large-2402-v1:0"
 LLAMA8 = "meta.llama3-8b-instruct-v1:0"
 MISTRAL7 = "mistral.mistral-7b-instruct-v0:2"
@@ -51,7 +52,12 @@ def tool_request(text: str = "Use get_weather for Oslo") -> dict[str, Any]:
 
 
 def converse_count(emulator: RunningEmulator, model_id: str, op: str = "converse") -> int:
-    return emulator.state.counts().get(model_id, {}).get(op, 0)
+    """Calls of the model by base id or through any of its inference profiles."""
+    return sum(
+        ops.get(op, 0)
+        for called, ops in emulator.state.counts().items()
+        if split_profile(called)[1] == model_id
+    )
 
 
 def test_full_share_copies_each_request_and_report_matches_the_emulator(
@@ -76,14 +82,14 @@ def test_full_share_copies_each_request_and_report_matches_the_emulator(
     usage_in = sum(p["usage"]["prompt_tokens"] for p in primaries)
     usage_out = sum(p["usage"]["completion_tokens"] for p in primaries)
 
-    # llama3-70b: same tool call as the primary, slower by the emulator's delay.
-    slow = pair(data, "shadowed", "claude-3-haiku", "llama3-70b")
+    # llama3-1-70b: same tool call as the primary, slower by the emulator's delay.
+    slow = pair(data, "shadowed", "claude-3-haiku", "llama3-1-70b")
     assert (slow["calls"], slow["answered"], slow["errors"]) == (n, n, {})
     assert slow["agreement"]["tool_calls"] == {"rate": 1.0, "n": n}
     assert slow["agreement"]["exact"] == {"rate": 1.0, "n": n}
     assert slow["latency_ms"]["p50"] >= SLOW_MS
     assert slow["tokens"] == {"input": usage_in, "output": usage_out}
-    expected = actual_cost(policy.models["llama3-70b"], usage_in, usage_out)
+    expected = actual_cost(policy.models["llama3-1-70b"], usage_in, usage_out)
     assert slow["cost_usd"]["total"] == pytest.approx(expected, rel=1e-6)
 
     # nova-lite: answers the tool call with other arguments -> disagreement, its own tokens.
@@ -206,7 +212,7 @@ def test_confidential_request_never_reaches_a_lower_tier_shadow(
     called = {call["model_id"] for call in emulator.state.calls()}
     assert LLAMA70 not in called and MISTRAL_L not in called
     dropped = data["routes"]["shadowed"]["dropped"]
-    for name in ("llama3-70b", "mistral-large"):
+    for name in ("llama3-1-70b", "mistral-large"):
         assert dropped[name]["ineligible"] == n
         assert dropped[name]["ineligible_by"] == {"safety_tier": n}
 
@@ -215,11 +221,13 @@ def test_features_and_context_window_are_required_of_shadows(
     runner: ShadowRunner, http: httpx.Client, emulator: RunningEmulator
 ) -> None:
     emulator.state.reset_calls()
-    long_text = "word " * 7000  # ~8750 tokens: over llama3-70b's 8000-token window
+    long_text = (
+        "word " * 7000
+    )  # ~8750 tokens: over the 8000-token window the policy gives llama3-1-70b
     assert chat(http, tool_request("get_weather " + long_text)).status_code == 200
     data = settled_report(http, lambda d: calls_of(d, "shadowed") == 2)
     assert converse_count(emulator, LLAMA70) == 0
-    assert data["routes"]["shadowed"]["dropped"]["llama3-70b"]["ineligible_by"] == {
+    assert data["routes"]["shadowed"]["dropped"]["llama3-1-70b"]["ineligible_by"] == {
         "context_window": 1
     }
 
@@ -234,7 +242,7 @@ def test_opt_out_header_and_tenant_opt_out_send_nothing(
     for model_id in (NOVA, LLAMA70, MISTRAL_L):
         assert converse_count(emulator, model_id) == 0
     dropped = data["routes"]["shadowed"]["dropped"]
-    for name in ("nova-lite", "llama3-70b", "mistral-large"):
+    for name in ("nova-lite", "llama3-1-70b", "mistral-large"):
         assert (dropped[name]["opt_out"], dropped[name]["tenant"]) == (1, 1)
     assert data["routes"]["shadowed"]["requests"] == 2
     assert data["routes"]["shadowed"]["primaries"] == {}

@@ -59,7 +59,7 @@ async def test_two_replicas_share_one_view_equal_to_memory(conns: list[RedisConn
         memory.add(item)
     for store in (replica_a, replica_b, memory, memory):  # memory sees both replicas' counts
         store.count_request("shadowed", 100.0)
-        store.count_drop("shadowed", "llama3-70b", "ineligible:safety_tier")
+        store.count_drop("shadowed", "llama3-1-70b", "ineligible:safety_tier")
     assert await replica_a.add_spend("shadowed", DAY, 0.5) == 0.5
     assert await replica_b.add_spend("shadowed", DAY, 0.25) == 0.75
     await memory.add_spend("shadowed", DAY, 0.75)

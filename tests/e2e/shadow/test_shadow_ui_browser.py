@@ -72,6 +72,17 @@ class PageWatch:
     def close(self) -> None:
         self.page.close()
 
+    def sign_in(self, url: str, key: str) -> Any:
+        """Open /ui, meet the sign-in form, post the key; the answer to the redirect."""
+        first = self.page.goto(f"{url}/ui")
+        assert first is not None and first.status == 401
+        self.page.fill("input[name=key]", key)
+        with self.page.expect_navigation() as landed:
+            self.page.click("button[type=submit]")
+        assert all("401" in e for e in self.errors), self.errors  # the sign-in page itself
+        self.errors.clear()
+        return landed.value
+
 
 def test_page_shows_routes_and_the_shadow_table_after_traffic(
     browser: Any, runner: ShadowRunner, http: httpx.Client, gateway: GatewayServer
@@ -86,18 +97,34 @@ def test_page_shows_routes_and_the_shadow_table_after_traffic(
     settled_report(http, lambda d: calls_of(d, "shadowed") == 9)
     watch = PageWatch(browser)
     try:
-        response = watch.page.goto(f"{gateway.url}/ui?key={ADMIN_KEY}")
+        response = watch.sign_in(gateway.url, ADMIN_KEY)
         assert response is not None and response.status == 200
+        assert watch.page.url == f"{gateway.url}/ui"  # the key never in a URL
         watch.page.wait_for_load_state("load")
+        (cookie,) = watch.page.context.cookies()
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/ui"
+        assert ADMIN_KEY not in cookie["value"]
         routes = watch.page.locator("#routes tbody tr td:first-child").all_inner_texts()
         assert routes == list(gateway.state.policy.routes)
         rows = watch.page.locator("#shadow tbody tr").all_inner_texts()
         shadows = sorted(row.split("\t")[2] for row in rows)
-        assert shadows == ["llama3-70b", "mistral-large", "nova-lite"]
+        assert shadows == ["llama3-1-70b", "mistral-large", "nova-lite"]
         assert all(row.split("\t")[:2] == ["shadowed", "claude-3-haiku"] for row in rows)
-        assert watch.page.locator("#shadow-chart circle").count() == 3
+        assert watch.page.locator("#shadow-chart circle[data-pair]").count() == 3
+        legend = watch.page.locator("#shadow-chart g.legend").all_text_contents()
+        assert sorted(t.split(" vs ")[0] for t in legend) == shadows
+        assert watch.page.locator("#shadow-chart .xtick").count() >= 3
+        assert watch.page.locator("#shadow-chart .ytick").count() >= 3
+        assert "cost per call" in watch.page.locator("#shadow-chart").text_content()
         decisions = watch.page.locator("#decisions tbody tr").all_inner_texts()
         assert any("shadowed" in row and "claude-3-haiku" in row for row in decisions)
+        chosen = watch.page.locator("#decisions td.chosen").all_inner_texts()
+        assert chosen and all(name in gateway.state.policy.models for name in chosen)
+        folded = watch.page.locator("#decisions details")
+        if folded.count():  # details on demand: closed, opened by a click on the summary
+            assert not folded.first.locator("ol").is_visible()
+            folded.first.locator("summary").click()
+            assert folded.first.locator("ol").is_visible()
         models = watch.page.locator("#models").inner_text()
         assert "closed" in models
         watch.page.locator("#shadow-chart circle").first.hover()  # the inline script runs
@@ -113,21 +140,43 @@ def test_page_shows_routes_and_the_shadow_table_after_traffic(
 def test_page_refuses_without_the_admin_key(browser: Any, gateway: GatewayServer) -> None:
     watch = PageWatch(browser)
     try:
-        for suffix in ("/ui", "/ui?key=wrong"):
+        for suffix in ("/ui", f"/ui?key={ADMIN_KEY}"):  # a key in the URL is not looked at
             response = watch.page.goto(gateway.url + suffix)
             assert response is not None and response.status == 401
-            assert "admin key" in watch.page.inner_text("body").lower() or "api key" in (
-                watch.page.inner_text("body").lower()
-            )
+            assert "admin key" in watch.page.inner_text("body").lower()
+            assert watch.page.locator("input[type=password][name=key]").count() == 1
+        response = watch.sign_in(gateway.url, "wrong")
+        assert response is not None and response.status == 401
+        assert "Incorrect admin key" in watch.page.inner_text("#login-message")
+        assert watch.page.context.cookies() == []
     finally:
         watch.close()
 
 
-def test_page_is_open_in_demo_mode(browser: Any) -> None:
+def test_scripts_use_the_admin_key_as_a_bearer_token(gateway: GatewayServer) -> None:
+    ok = httpx.get(f"{gateway.url}/ui", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert ok.status_code == 200 and ("shadow-chart" in ok.text or "chart-empty" in ok.text)
+    bad = httpx.get(f"{gateway.url}/ui", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    forged = httpx.get(f"{gateway.url}/ui", cookies={"gateway_ui": "0" * 64})
+    assert forged.status_code == 401
+
+
+def test_sign_in_answers_a_cookie_and_refuses_oversized_forms(gateway: GatewayServer) -> None:
+    signed = httpx.post(f"{gateway.url}/ui/login", data={"key": ADMIN_KEY})
+    assert signed.status_code == 303 and signed.headers["location"] == "/ui"
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/ui" in cookie
+    assert ADMIN_KEY.lower() not in cookie
+    huge = httpx.post(f"{gateway.url}/ui/login", data={"key": "x" * 10_000})
+    assert huge.status_code == 413 and "error" in huge.json()
+
+
+def test_demo_mode_asks_for_the_admin_key_too(browser: Any) -> None:
     server, _ = start_gateway(demo=True)
     watch = PageWatch(browser)
     try:
-        response = watch.page.goto(f"{server.url}/ui")
+        response = watch.sign_in(server.url, ADMIN_KEY)
         assert response is not None and response.status == 200
         assert watch.page.locator("#shadow-chart, #chart-empty").count() == 1
         assert watch.errors == []

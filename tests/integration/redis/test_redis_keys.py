@@ -18,7 +18,9 @@ async def test_every_key_has_a_ttl(conn: RedisConnection, prefix: str) -> None:
     backend = RedisLimits(conn, MemoryLimits())
     await backend.acquire("acme", RateLimit(600, 200000), 1000)
     await backend.settle_tokens("acme", RateLimit(600, 200000), 1000, 1500)
-    await backend.add_spend("acme", 0.25)
+    _, hold = await backend.reserve_spend("acme", 1.0, 0.25)
+    assert hold is not None
+    await backend.settle_spend(hold, 0.5)
     stats = LocalStats()
     stats.record_success("m", latency_ms=120, ttft_ms=40)
     for _ in range(5):

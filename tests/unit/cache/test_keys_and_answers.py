@@ -77,7 +77,7 @@ def test_key_depends_on_the_question_only(a: dict[str, Any], b: dict[str, Any], 
 def test_key_differs_per_tenant_and_is_versioned() -> None:
     one, two = cache_key("tenant-a", req()), cache_key("tenant-b", req())
     assert one != two
-    assert one.startswith("v1:") and len(one) == len("v1:") + 64
+    assert one.startswith("v2:") and len(one) == len("v2:") + 64
 
 
 COMPLETION = {

@@ -56,17 +56,6 @@ def test_behaviour_reply() -> None:
     assert result.text == "fixed"
 
 
-def test_cache_point_tokens() -> None:
-    body = {
-        "system": [{"text": "s" * 40}, {"cachePoint": {"type": "default"}}],
-        "messages": [{"role": "user", "content": [{"text": "u" * 8}]}],
-    }
-    usage = answer(body, BASE, None).usage
-    assert usage["cacheReadInputTokens"] == 10
-    assert usage["inputTokens"] == 2
-    assert usage["totalTokens"] == 10 + 2 + usage["outputTokens"]
-
-
 def test_max_tokens_truncates() -> None:
     result = answer(_user("hi", inferenceConfig={"maxTokens": 2}), BASE, None)
     assert result.text == "Hello fr"

@@ -1,11 +1,11 @@
-"""Tests: check_limits raises OpenAI's 429s with retry-after and a message naming the limit."""
+"""Tests: check_caller and check_limits raise OpenAI's 429s with retry-after, naming the limit."""
 
 from __future__ import annotations
 
 import pytest
 
 from gateway.errors import QuotaExceededError, RateLimitError
-from gateway.limits.enforce import check_limits, settle_usage
+from gateway.limits.enforce import check_caller, check_limits, settle_usage
 from gateway.limits.memory import MemoryLimits
 from gateway.routing.policy import RateLimit, Tenant
 
@@ -25,9 +25,10 @@ async def test_requests_limit() -> None:
     limits = MemoryLimits(clock=Clock())
     t = tenant(RateLimit(600, None))
     for _ in range(600):
+        await check_caller(limits, t)
         await check_limits(limits, t, 10)
     with pytest.raises(RateLimitError) as info:
-        await check_limits(limits, t, 10)
+        await check_caller(limits, t)
     err = info.value
     assert not isinstance(err, QuotaExceededError)
     assert err.status == 429 and err.code == "rate_limit_exceeded"
@@ -48,8 +49,11 @@ async def test_tokens_limit() -> None:
 async def test_budget_comes_first_and_consumes_no_rate() -> None:
     limits = MemoryLimits(clock=Clock())
     t = tenant(RateLimit(1, None), usd=2.0)
-    await settle_usage(limits, t, estimated_tokens=0, actual_tokens=0, usd=2.5)
+    hold = await check_limits(limits, tenant(usd=2.0), 0, reserve_usd=1.0)
+    await settle_usage(limits, t, estimated_tokens=0, actual_tokens=0, usd=2.5, hold=hold)
     with pytest.raises(QuotaExceededError) as info:
+        await check_caller(limits, t)
+    with pytest.raises(QuotaExceededError):
         await check_limits(limits, t, 1)
     err = info.value
     assert err.error_type == "insufficient_quota" and err.code == "insufficient_quota"
@@ -73,3 +77,33 @@ async def test_settle_usage_corrects_tokens() -> None:
     await check_limits(limits, t, 800)
     with pytest.raises(RateLimitError):
         await check_limits(limits, t, 1)
+
+
+async def test_caller_check_takes_the_request_and_no_tokens() -> None:
+    """Before the body: one request taken, the token bucket left to the priced check."""
+    limits = MemoryLimits(clock=Clock())
+    t = tenant(RateLimit(2, 1000))
+    await check_caller(limits, t)
+    await check_caller(limits, t)
+    with pytest.raises(RateLimitError, match="2 requests per minute"):
+        await check_caller(limits, t)
+    await check_limits(limits, t, 1000)  # the priced check took no request
+    with pytest.raises(RateLimitError, match="1000 tokens per minute"):
+        await check_limits(limits, t, 1)
+
+
+async def test_a_rate_limited_request_releases_its_reservation() -> None:
+    limits = MemoryLimits(clock=Clock())
+    t = tenant(RateLimit(None, 10), usd=1.0)
+    await check_limits(limits, t, 10, reserve_usd=0.25)
+    with pytest.raises(RateLimitError):
+        await check_limits(limits, t, 10, reserve_usd=0.5)
+    assert limits.spent_today("kids-app") == pytest.approx(0.25)
+
+
+async def test_a_failed_call_releases_its_reservation() -> None:
+    limits = MemoryLimits(clock=Clock())
+    t = tenant(usd=1.0)
+    hold = await check_limits(limits, t, 1, reserve_usd=0.9)
+    await settle_usage(limits, t, estimated_tokens=1, actual_tokens=0, usd=0.0, hold=hold)
+    assert limits.spent_today("kids-app") == 0

@@ -106,15 +106,32 @@ async def test_settle_tokens(estimated: int, actual: int, then_tokens: int, allo
 async def test_budget_per_utc_day() -> None:
     wall = FakeClock(NOON)
     limits = MemoryLimits(wall=wall)
-    assert (await limits.spend_allowed("t", 1.0)).allowed
-    await limits.add_spend("t", 0.6)
-    assert (await limits.spend_allowed("t", 1.0)).allowed
-    await limits.add_spend("t", 0.4)
-    refused = await limits.spend_allowed("t", 1.0)
-    assert refused == LimitResult(False, 12 * 3600.0, None)
-    assert (await limits.spend_allowed("other", 1.0)).allowed
+    allowed, hold = await limits.reserve_spend("t", 1.0, 0.6)
+    assert allowed.allowed and hold is not None and hold.local
+    assert (await limits.reserve_spend("t", 1.0, 0.4))[0].allowed  # 0.6 < 1: still admitted
+    refused, none = await limits.reserve_spend("t", 1.0, 0.01)  # held: 1.0
+    assert refused == LimitResult(False, 12 * 3600.0, None) and none is None
+    await limits.settle_spend(hold, 0.1)  # really cost 0.1: 0.5 back
+    assert limits.spent_today("t") == pytest.approx(0.5)
+    assert (await limits.reserve_spend("t", 1.0, 0.1))[0].allowed
+    assert (await limits.reserve_spend("other", 1.0, 0.1))[0].allowed
     wall.now += 12 * 3600  # midnight UTC: a new day
-    assert (await limits.spend_allowed("t", 1.0)).allowed
+    assert (await limits.reserve_spend("t", 1.0, 0.1))[0].allowed
+
+
+@pytest.mark.parametrize(
+    ("reservations", "admitted"),
+    [
+        ([0.3, 0.3, 0.3, 0.3, 0.3], 4),  # the fourth starts below the budget, the fifth not
+        ([2.0, 0.1], 1),  # one request above the whole budget: admitted alone
+        ([0.0] * 5, 5),  # nothing held: nothing refused
+    ],
+)
+async def test_reservations_bound_the_overshoot(reservations: list[float], admitted: int) -> None:
+    limits = MemoryLimits(wall=FakeClock(NOON))
+    results = [(await limits.reserve_spend("t", 1.0, usd))[0] for usd in reservations]
+    assert sum(r.allowed for r in results) == admitted
+    assert limits.spent_today("t") <= 1.0 + max(reservations)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from gateway.routing.policy import Policy, feature_mask
 from gateway.routing.stats import LocalStats
 
 POLICY = Path(__file__).parent / "fixtures" / "capability_policy.yaml"
-SONNET = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
 def _policy(region: str) -> Policy:
@@ -27,9 +27,10 @@ def _policy(region: str) -> Policy:
 @pytest.mark.parametrize(
     ("region", "route", "model", "call_id"),
     [
-        ("us-east-1", "claude", "sonnet37", f"us.{SONNET}"),
-        ("eu-west-1", "claude", "sonnet37", f"eu.{SONNET}"),
-        ("ap-southeast-1", "claude", "sonnet37", f"apac.{SONNET}"),
+        ("us-east-1", "claude", "sonnet45", f"us.{SONNET}"),
+        ("eu-west-1", "claude", "sonnet45", f"eu.{SONNET}"),
+        ("ap-northeast-1", "claude", "sonnet45", f"jp.{SONNET}"),
+        ("ap-southeast-2", "claude", "sonnet45", f"au.{SONNET}"),
         ("us-east-1", "claude", "haiku3", "anthropic.claude-3-haiku-20240307-v1:0"),
     ],
 )
@@ -46,7 +47,7 @@ def test_the_called_id_is_the_profile_the_region_needs(
 @pytest.mark.parametrize(
     ("request_fields", "route", "excluded", "reason"),
     [
-        ({}, "local", "sonnet37", "residency"),
+        ({}, "local", "sonnet45", "residency"),
         ({"forces_tool": True, "needs_tools": True}, "tools", "llama31", "lacks tool_choice"),
         ({"needs_images": True}, "tools", "llama31", "AWS: Llama 3.1 8B Instruct has no vision"),
         ({"needs_tools": True}, "all", "titan", "lacks tools"),
@@ -101,7 +102,7 @@ def test_a_benched_model_is_skipped_then_back_after_the_bench() -> None:
     policy = _policy("us-east-1")
     stats.bench.bench("haiku3", "Bedrock refused model access denied", seconds=60)
     decision = choose(RouteRequest(model="claude"), policy, stats, rng=random.Random(0))
-    assert [c.model.name for c in decision.candidates] == ["sonnet37"]
+    assert [c.model.name for c in decision.candidates] == ["sonnet45"]
     assert stats.bench.lift("haiku3") == 1
     decision = choose(RouteRequest(model="claude"), policy, stats, rng=random.Random(0))
     assert decision.candidates[0].model.name == "haiku3"
@@ -123,4 +124,4 @@ def test_a_feature_bench_skips_only_requests_needing_it() -> None:
     tools = choose(
         RouteRequest(model="claude", needs_tools=True), policy, stats, rng=random.Random(0)
     )
-    assert [c.model.name for c in tools.candidates] == ["sonnet37"]
+    assert [c.model.name for c in tools.candidates] == ["sonnet45"]

@@ -10,12 +10,12 @@ from gateway.routing import Policy, describe_policy
 @pytest.mark.parametrize(
     "fragment",
     [
-        "24 models (20 chat, 4 embedding), 5 routes, 3 rules, 1 tenants; default route: auto",
+        "45 models (40 chat, 5 embedding), 5 routes, 3 rules, 1 tenant; default route: auto",
         "route auto: balanced (cost 0.5 / latency 0.5;",
         "route fast: latency (explore 0.05;",
         "route safe: cost (tier >= 3;",
-        "anthropic.claude-3-haiku-20240307-v1:0",
-        "0.25 / 1.25",
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+        "1 / 5",
         "200000",
         "tenant default: 0 keys, routes *, tier >= 1",
     ],
@@ -33,7 +33,7 @@ def test_default_policy_table(default_policy: Policy, fragment: str) -> None:
         "mid (w 3)",
         "rule 0: when header x-data-class=confidential -> tier >= 3",
         "rule 2: when tenant=acme and model=special -> route ord",
-        "tenant strict: 1 keys, routes cost, low, secure, tier >= 3",
+        "tenant strict: 1 key, routes cost, low, secure, tier >= 3",
     ],
 )
 def test_engine_policy_table(engine_policy: Policy, fragment: str) -> None:

@@ -49,6 +49,8 @@ def test_bad_policy_is_refused_with_location(case: dict[str, Any], tmp_path: Pat
     assert expected in text, text
     line = next(part for part in text.splitlines() if part.startswith(expected))
     assert case["message"] in line, text
+    if case["path"]:  # the location is said once ("version: 2", not "version: version: 2")
+        assert f"{case['path']}: {case['path']}:" not in line, line
 
 
 def test_error_lists_every_issue() -> None:
@@ -182,5 +184,5 @@ def test_folder_replacement_forgets_the_earlier_lines(tmp_path: Path) -> None:
 
 def test_every_file_of_a_folder_needs_version_1(tmp_path: Path) -> None:
     folder = _folder(tmp_path, {"a.yaml": BASE, "b.yaml": "tenants: {}\n"})
-    with pytest.raises(PolicyError, match=r"b\.yaml:1: version: version: missing"):
+    with pytest.raises(PolicyError, match=r"b\.yaml:1: version: missing, expected 1"):
         load_policy(folder)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.errors import InvalidRequestError, UnsupportedParameterError
 from gateway.schemas import (
@@ -120,3 +122,58 @@ def test_embedding_request() -> None:
     assert parse_embedding_request({"model": "e", "input": "x"}).texts == ["x"]
     with pytest.raises(InvalidRequestError, match="JSON object"):
         parse_embedding_request(["x"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "param", "expected"),
+    [
+        ({"max_tokens": "5"}, "max_tokens", "expected an integer, but got a string instead"),
+        ({"max_tokens": True}, "max_tokens", "expected an integer, but got a boolean instead"),
+        ({"max_completion_tokens": 5.5}, "max_completion_tokens", "expected an integer"),
+        ({"temperature": "0.5"}, "temperature", "expected a number, but got a string instead"),
+        ({"top_p": True}, "top_p", "expected a number, but got a boolean instead"),
+        ({"stream": "true"}, "stream", "expected a boolean, but got a string instead"),
+        ({"stream": 1}, "stream", "expected a boolean, but got an integer instead"),
+        ({"seed": "3"}, "seed", "expected an integer, but got a string instead"),
+    ],
+)
+def test_json_types_are_strict_as_on_openai(
+    extra: dict[str, Any], param: str, expected: str
+) -> None:
+    """OpenAI refuses a string or a boolean where a number belongs; so does the gateway."""
+    with pytest.raises(InvalidRequestError) as info:
+        parse_chat_request(BASE | extra)
+    assert info.value.param == param and info.value.status == 400
+    assert expected in info.value.message
+
+
+@pytest.mark.parametrize("extra", [{"temperature": 1}, {"max_tokens": 5}, {"stream": False}])
+def test_json_numbers_and_booleans_still_parse(extra: dict[str, Any]) -> None:
+    parse_chat_request(BASE | extra)
+
+
+def test_embedding_dimensions_are_strict() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        parse_embedding_request({"model": "e", "input": "x", "dimensions": "256"})
+    assert info.value.param == "dimensions"
+
+
+_NOT_A_NUMBER = st.one_of(
+    st.booleans(), st.text(max_size=8), st.lists(st.integers(), max_size=2), st.none()
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["max_tokens", "max_completion_tokens", "seed", "temperature", "top_p"]),
+    _NOT_A_NUMBER,
+)
+def test_any_non_number_for_a_number_is_a_400_naming_it(field: str, value: object) -> None:
+    """Never coerced: a boolean, a string or an array where a number belongs is refused with
+    the field named (null means "not set" and is accepted, as on OpenAI)."""
+    if value is None:
+        parse_chat_request(BASE | {field: value})
+        return
+    with pytest.raises(InvalidRequestError) as info:
+        parse_chat_request(BASE | {field: value})
+    assert info.value.param == field

@@ -18,8 +18,8 @@ FAMILIES = [
     ("anthropic.claude-v2:1", "claude-2", False, True, False, False),
     ("amazon.nova-pro-v1:0", "nova", True, True, False, False),
     ("us.meta.llama3-1-8b-instruct-v1:0", "llama3-1", False, False, False, False),
-    ("meta.llama3-70b-instruct-v1:0", "llama", False, True, False, False),
-    ("mistral.mistral-7b-instruct-v0:2", "mistral", False, True, False, False),
+    ("meta.llama3-70b-instruct-v1:0", "llama3", False, False, False, False),
+    ("mistral.mistral-7b-instruct-v0:2", "mistral", False, False, False, False),
     ("amazon.titan-text-express-v1", "titan", False, False, False, False),  # no tool use (table)
     (
         "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",

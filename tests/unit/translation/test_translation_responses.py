@@ -83,7 +83,11 @@ def test_usage_counts_cache_in_prompt() -> None:
     assert out["prompt_tokens"] == 13
     assert out["completion_tokens"] == 4
     assert out["total_tokens"] == 17
-    assert out["prompt_tokens_details"] == {"cached_tokens": 6, "audio_tokens": 0}
+    assert out["prompt_tokens_details"] == {
+        "cached_tokens": 6,
+        "audio_tokens": 0,
+        "cache_write_tokens": 4,
+    }
     assert out["completion_tokens_details"]["reasoning_tokens"] == 0
     assert usage(None)["total_tokens"] == 0
 

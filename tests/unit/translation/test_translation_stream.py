@@ -47,6 +47,7 @@ def test_stream_fixture(case: dict[str, Any]) -> None:
         if "usage" in want:
             chunk["choices"] = []
             chunk["usage"] = want["usage"]
+            chunk["service_tier"] = want.get("service_tier", "default")
         else:
             chunk["choices"] = [
                 {
@@ -158,3 +159,31 @@ def test_sse_error_raises_api_error_in_the_sdk() -> None:
     with pytest.raises(openai.APIError, match="slow down"):
         for _ in stream:
             pass
+
+
+def test_final_usage_chunk_carries_the_real_cost_and_served_tier() -> None:
+    prepared = prepare_conversation(parse_chat_request(PLAIN))
+    seen: list[tuple[int, str, str]] = []
+
+    def cost_of(usage: Any, tier: str, latency: str) -> float:
+        seen.append((usage["prompt_tokens"], tier, latency))
+        return 0.125
+
+    translator = StreamTranslator("c", "cheap", 1, True, prepared, cost_of=cost_of)
+    metadata = {
+        "usage": {
+            "inputTokens": 4,
+            "outputTokens": 2,
+            "totalTokens": 10,
+            "cacheReadInputTokens": 4,
+        },
+        "metrics": {"latencyMs": 1},
+        "serviceTier": {"type": "flex"},
+        "performanceConfig": {"latency": "optimized"},
+    }
+    (chunk,) = translator.feed("metadata", metadata)
+    assert chunk["usage"]["cost_usd"] == 0.125
+    assert chunk["service_tier"] == "flex"
+    assert seen == [(8, "flex", "optimized")]
+    assert translator.usage is not None and "cost_usd" not in translator.usage  # not cached
+    assert translator.to_completion()["service_tier"] == "flex"

@@ -20,6 +20,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 FIXTURES = Path(__file__).parent / "fixtures"
 TOOL_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")
 TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+DOCUMENT_NAME = re.compile(r"[A-Za-z0-9 ()\[\]-]{1,200}")
 
 
 def load_fixture(name: str) -> Any:
@@ -53,6 +54,14 @@ def _check_block(block: dict[str, Any], role: str, where: str) -> None:
         assert isinstance(data, str), "image bytes must be a base64 string"
         binascii.a2b_base64(data, strict_mode=True)
         assert block["image"]["format"] in ("png", "jpeg", "gif", "webp")
+    elif "cachePoint" in block:
+        assert block["cachePoint"]["type"] == "default", where
+    elif "document" in block:
+        assert role == "user", f"document outside a user turn at {where}"
+        doc = block["document"]
+        assert doc["format"] in ("pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md")
+        assert DOCUMENT_NAME.fullmatch(doc["name"]) and "  " not in doc["name"], doc["name"]
+        binascii.a2b_base64(doc["source"]["bytes"], strict_mode=True)
     elif "toolUse" in block:
         assert role == "assistant", where
         use = block["toolUse"]
@@ -72,7 +81,7 @@ def _check_block(block: dict[str, Any], role: str, where: str) -> None:
 
 
 def check_bedrock_rules(body: dict[str, Any]) -> None:
-    """The service-side rules botocore does not check (reference §1.4)."""
+    """The service-side rules botocore does not check (Converse message rules)."""
     messages = body["messages"]
     assert messages, "no messages"
     assert messages[0]["role"] == "user", "must start with a user message"
@@ -84,6 +93,10 @@ def check_bedrock_rules(body: dict[str, Any]) -> None:
         assert msg["content"], f"empty content at messages.{n}"
         results = []
         seen_other = False
+        if any("document" in block for block in msg["content"]):
+            assert any("text" in block for block in msg["content"]), f"document without text {n}"
+        points = sum(1 for block in msg["content"] if "cachePoint" in block)
+        assert points < len(msg["content"]), f"only cache points at messages.{n}"
         for c, block in enumerate(msg["content"]):
             _check_block(block, msg["role"], f"messages.{n}.content.{c}")
             if "toolResult" in block:
@@ -104,7 +117,7 @@ def check_bedrock_rules(body: dict[str, Any]) -> None:
     if has_tool_blocks:
         assert body.get("toolConfig", {}).get("tools"), "toolConfig required with tool blocks"
     for block in body.get("system", ()):
-        assert block["text"].strip()
+        assert "cachePoint" in block or block["text"].strip()
     config = body.get("inferenceConfig", {})
     for key in ("temperature", "topP"):
         if key in config:
@@ -112,6 +125,8 @@ def check_bedrock_rules(body: dict[str, Any]) -> None:
     for stop in config.get("stopSequences", ()):
         assert stop
     for tool in body.get("toolConfig", {}).get("tools", ()):
+        if "cachePoint" in tool:
+            continue
         spec = tool["toolSpec"]
         assert TOOL_NAME.fullmatch(spec["name"])
         assert spec["inputSchema"]["json"].get("type") == "object"

@@ -1,0 +1,76 @@
+"""CLI: ``gateway models`` — the catalogue as routed from a region, optionally checked against
+what the region offers (the control-plane listings, as the running gateway's discovery)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import orjson
+
+from gateway.errors import DiscoveryError
+from gateway.providers.aws_config import policy_region
+from gateway.providers.discovery import fetch_offer
+from gateway.routing.loader import load_policy
+from gateway.routing.models_table import (
+    catalogue_rows,
+    discovered_rows,
+    render_rows,
+    rows_to_json,
+)
+from gateway.routing.offer import Offer, not_offered
+from gateway.routing.policy import RESIDENCIES, PolicyError
+
+
+def add_models_parser(sub: Any) -> None:
+    models = sub.add_parser(
+        "models",
+        help="the catalogue for a region: ids, profiles, tiers, prices, features, status",
+    )
+    models.add_argument("--policies", help="policy file or folder (GATEWAY_POLICIES)")
+    models.add_argument("--region", help="AWS region (default: AWS_REGION, the profile's)")
+    models.add_argument(
+        "--discover",
+        action="store_true",
+        help="ask the region what it offers (ListFoundationModels, ListInferenceProfiles)",
+    )
+    models.add_argument("--timeout", type=float, default=10.0, help="seconds per listing call")
+    models.add_argument("--json", action="store_true", help="JSON instead of a text table")
+
+
+def run_models(args: argparse.Namespace) -> int:
+    path = args.policies or os.environ.get("GATEWAY_POLICIES") or "policies"
+    region = args.region or policy_region()
+    try:
+        policy = load_policy(path, region=region)
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    offer: Offer | None = None
+    problem = ""
+    if args.discover:
+        try:
+            offer = fetch_offer(region, args.timeout)
+        except DiscoveryError as exc:
+            problem = exc.message
+    reasons = not_offered(policy.models, offer, region) if offer is not None else {}
+    rows = catalogue_rows(policy, reasons)
+    if offer is not None:
+        rows += discovered_rows(policy, offer)
+    rank = policy.defaults.residency_rank
+    if args.json:
+        document = {
+            "region": region,
+            "residency": RESIDENCIES[rank],
+            "discovered_at": offer.taken_at if offer is not None else None,
+            "models": rows_to_json(rows),
+        }
+        print(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(render_rows(rows, region, rank))
+    if problem:
+        print(f"error: discovery in {region} failed: {problem}", file=sys.stderr)
+        return 1
+    return 0

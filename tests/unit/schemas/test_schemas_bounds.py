@@ -1,0 +1,60 @@
+"""Tests: the count caps of a chat body, checked before validation (table-driven)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.errors import InvalidRequestError
+from gateway.schemas.bounds import RequestBounds, check_chat_bytes, check_chat_counts
+
+BOUNDS = RequestBounds(max_messages=3, max_content_parts=4, max_tools=2)
+MSG = {"role": "user", "content": "hi"}
+PARTS = {"role": "user", "content": [{"type": "text", "text": "a"}] * 3}
+TOOL = {"type": "function", "function": {"name": "f"}}
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"messages": [MSG] * 3}, None),
+        ({"messages": [MSG] * 4}, "messages"),
+        ({"messages": [PARTS]}, None),
+        ({"messages": [PARTS, PARTS]}, "messages"),  # 6 parts together
+        ({"messages": [MSG], "tools": [TOOL] * 2}, None),
+        ({"messages": [MSG], "tools": [TOOL] * 3}, "tools"),
+        ({"messages": [MSG], "functions": [{"name": "f"}] * 3}, "functions"),
+        ({"messages": "not a list", "tools": {}}, None),  # shapes are pydantic's to refuse
+        ({"messages": [1, None, {"content": 5}]}, None),
+    ],
+)
+def test_counts(body: dict[str, Any], param: str | None) -> None:
+    if param is None:
+        check_chat_counts(body, BOUNDS)
+        return
+    with pytest.raises(InvalidRequestError) as info:
+        check_chat_counts(body, BOUNDS)
+    assert info.value.param == param and info.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("raw", "refused"),
+    [
+        (orjson.dumps({"messages": [MSG] * 3}), False),
+        (orjson.dumps({"messages": [MSG] * 4}), True),
+        # "role" inside a string is escaped, so it does not count
+        (orjson.dumps({"messages": [{"role": "user", "content": '"role" ' * 50}]}), False),
+        # an escaped key is not seen on the bytes (the decoded count catches it)
+        (b'{"messages": [' + b",".join([b'{"\\u0072ole": "user"}'] * 9) + b"]}", False),
+    ],
+)
+def test_raw_bytes_upper_bound(raw: bytes, refused: bool) -> None:
+    if not refused:
+        check_chat_bytes(raw, BOUNDS)
+        return
+    with pytest.raises(InvalidRequestError) as info:
+        check_chat_bytes(raw, BOUNDS)
+    assert info.value.param == "messages"
+    assert "maximum length 3" in info.value.message
