@@ -27,6 +27,7 @@ def test_progress_is_shown_on_a_terminal_without_json(
         assert bar.disable is (not shown)
         bar.set_postfix_str("gateway, plain, c=16")
         bar.update(2)
+        bar.refresh()  # update() redraws only past tqdm's minimum interval: not on a fast machine
         bar.close()
         stream.flush()
         written = os.read(leader, 65536).decode() if tty and shown else ""
