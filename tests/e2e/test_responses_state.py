@@ -10,9 +10,10 @@ import pytest
 from openai.types.responses import ResponseItem
 from pydantic import TypeAdapter
 
-from tests.e2e.conftest import KEY
+from gateway.emulator.runner import RunningEmulator
+from tests.e2e.conftest import KEY, POLICY
 from tests.support.responses_wire import validate_response
-from tests.support.servers import GatewayServer
+from tests.support.servers import GatewayServer, running_gateway
 
 KIDS_KEY = "sk-e2e-kids"
 ITEM: TypeAdapter[ResponseItem] = TypeAdapter(ResponseItem)
@@ -217,3 +218,20 @@ def test_input_items_are_paged(client: openai.OpenAI, gateway: GatewayServer) ->
         )
         assert response.status_code == 400
         assert response.json()["error"]["param"] == param
+
+
+def test_a_continued_conversation_is_held_to_the_message_cap(emulator: RunningEmulator) -> None:
+    """Each request is under GATEWAY_MAX_MESSAGES, the conversation they make is not."""
+    with running_gateway(policies=POLICY, api_keys=KEY, max_messages=4) as small:
+        sdk = openai.OpenAI(base_url=f"{small.url}/v1", api_key=KEY, max_retries=0)
+        turns = [{"role": "user", "content": "one"}, {"role": "user", "content": "two"}]
+        first = sdk.responses.create(model="haiku", input=turns)  # type: ignore[arg-type]
+        with pytest.raises(openai.BadRequestError) as info:
+            sdk.responses.create(
+                model="haiku",
+                input=turns,  # type: ignore[arg-type]
+                previous_response_id=first.id,
+            )
+    assert info.value.body is not None
+    assert info.value.body["param"] == "previous_response_id"  # type: ignore[index]
+    assert "at most 4" in info.value.body["message"]  # type: ignore[index]

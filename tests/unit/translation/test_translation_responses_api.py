@@ -191,6 +191,16 @@ REQUESTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
             "response_format": {"type": "json_object"},
         },
     ),
+    (
+        "levers as chat takes them",
+        {"input": "x", "service_tier": "flex", "prompt_cache_key": "k", "safety_identifier": "s"},
+        {
+            "messages": [{"role": "user", "content": "x"}],
+            "service_tier": "flex",
+            "prompt_cache_key": "k",
+            "safety_identifier": "s",
+        },
+    ),
 ]
 
 
@@ -269,7 +279,7 @@ def test_refusals_name_the_field(extra: dict[str, Any], param: str) -> None:
     assert err.value.param == param
 
 
-def test_accepted_and_ignored() -> None:
+def test_accepted_without_effect() -> None:
     req = parse_responses_request(
         {
             "model": "m",
@@ -529,3 +539,18 @@ def test_input_item_records_get_ids_and_statuses() -> None:
     assert records[0]["content"] == [{"type": "input_text", "text": "hi"}]
     assert records[1]["content"][0]["type"] == "output_text"
     assert all(r["status"] == "completed" for r in records)
+
+
+@pytest.mark.parametrize(("served", "written"), [(None, 0), ("flex", 7)])
+def test_served_tier_and_cache_writes_are_shown(served: str | None, written: int) -> None:
+    completion = _completion({"content": "hi"})
+    completion["usage"]["prompt_tokens_details"]["cache_write_tokens"] = written
+    if served is not None:
+        completion["service_tier"] = served
+    body = response_from_completion(
+        completion, response_id="resp_1", created_at=5, echo=ECHO, new_id=_ids()
+    )
+    response = Response.model_validate(body)
+    assert response.service_tier == served
+    assert response.usage is not None
+    assert body["usage"]["input_tokens_details"]["cache_write_tokens"] == written
