@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from gateway.api import admin, chat, embeddings, health, models, shadow, ui
+from gateway.api import admin, chat, embeddings, health, models, responses, shadow, ui
 from gateway.api.access_log import AccessLog
 from gateway.api.errors import handle_gateway_error, handle_http_error, handle_unexpected
 from gateway.api.fastpath import FastPath, GatewayApp
@@ -23,6 +23,7 @@ from gateway.api.openapi import install_openapi
 from gateway.api.region_discovery import RegionDiscovery
 from gateway.api.reloader import PolicyWatcher
 from gateway.api.state import GatewayState
+from gateway.cache.responses import ResponseStore
 from gateway.cache.store import MemoryCache
 from gateway.config import Settings
 from gateway.errors import GatewayError
@@ -56,7 +57,7 @@ def build_state(settings: Settings, registry: CollectorRegistry | None = None) -
     policy = load_policy(
         settings.policies, default_key_hashes=settings.api_key_hashes(), region=region
     )
-    return GatewayState(
+    state = GatewayState(
         settings=settings,
         policy=policy,
         policy_source=str(settings.policies),
@@ -72,6 +73,8 @@ def build_state(settings: Settings, registry: CollectorRegistry | None = None) -
         rng=random.Random(),
         region=region,
     )
+    state.responses = ResponseStore.in_memory(settings.responses_ttl_s)
+    return state
 
 
 def start_discovery(state: GatewayState) -> RegionDiscovery | None:
@@ -112,6 +115,7 @@ def connect_redis(state: GatewayState, url: str) -> None:
     )
     state.redis = conn
     state.cache = RedisCache(conn)
+    state.responses = ResponseStore.in_redis(conn, state.settings.responses_ttl_s)
     state.limits = RedisLimits(conn, MemoryLimits())
     state.flight_lock = RedisFlightLock(conn)
     state.shared_stats = SharedStats(state.stats, conn)
@@ -185,7 +189,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         redirect_slashes=False,
     )
     app.state.gateway = state
-    for module in (chat, embeddings, models, health, admin, shadow, ui):
+    for module in (chat, embeddings, responses, models, health, admin, shadow, ui):
         app.include_router(module.router)
     app.add_exception_handler(GatewayError, handle_gateway_error)
     app.add_exception_handler(HTTPException, handle_http_error)
@@ -210,6 +214,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         hot = {
             "/v1/chat/completions": chat.chat_completions,
             "/v1/embeddings": embeddings.embeddings,
+            "/v1/responses": responses.create_response,
         }
         app.fast_app = CallContextMiddleware(
             FastPath(hot), state.metrics, access_log, state.tracing

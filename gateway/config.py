@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     )
     redis_timeout_s: float = Field(default=0.25, gt=0)
     redis_retry_s: float = Field(default=5.0, gt=0, description="pause before retrying Redis")
+    responses_ttl_s: int = Field(
+        default=30 * 86400, ge=1, description="how long a stored /v1/responses answer is kept"
+    )
     shadow_keep_answers: int = Field(
         default=0, ge=0, description="debug: keep the last N shadow answer pairs in memory"
     )

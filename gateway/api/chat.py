@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from fastapi import APIRouter
@@ -31,7 +31,7 @@ from gateway.api.openapi import chat_request_body
 from gateway.api.pipeline import with_fallback
 from gateway.api.shadow_hook import ShadowHook
 from gateway.api.state import GatewayState
-from gateway.api.streaming import replay_stream, stream_chat
+from gateway.api.streaming import ChatSSE, ChunkEncoder, replay_stream, stream_chat
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
 from gateway.cache.prefixes import scope_of
 from gateway.errors import UpstreamMalformedError
@@ -91,7 +91,19 @@ async def plan_chat(
     ctx.requested = requested_model(body)
     check_chat_counts(body, bounds)
     check_json_depth(body, raw)
-    req = parse_chat_request(body)
+    return await plan_parsed(request, state, ctx, parse_chat_request(body), stats=stats)
+
+
+async def plan_parsed(
+    request: Request,
+    state: GatewayState,
+    ctx: CallContext,
+    req: ChatCompletionRequest,
+    *,
+    stats: StatsView | None = None,
+) -> ChatPlan:
+    """``plan_chat`` after the caller's checks and the bounded parse (``/v1/responses``
+    builds ``req`` from its own body)."""
     if req.extras:
         check_extras(req.extras, state.policy.extra_fields)
     tier = requested_tier(req.service_tier)
@@ -189,6 +201,37 @@ async def chat_completions(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     plan = await plan_chat(request, state, ctx)
+    return await serve_chat(state, plan, ctx, request.headers.get("cache-control"), CHAT)
+
+
+class Presenter(Protocol):
+    """How an answer of the chat pipeline is shown: as chat, or as a Responses object."""
+
+    async def body(self, completion: dict[str, Any]) -> bytes: ...
+
+    def encoder(self) -> ChunkEncoder: ...
+
+
+class ChatPresenter:
+    async def body(self, completion: dict[str, Any]) -> bytes:
+        return orjson.dumps(completion)
+
+    def encoder(self) -> ChunkEncoder:
+        return ChatSSE()
+
+
+CHAT = ChatPresenter()
+
+
+async def serve_chat(
+    state: GatewayState,
+    plan: ChatPlan,
+    ctx: CallContext,
+    cache_control: str | None,
+    present: Presenter,
+) -> Response:
+    """Budget reservation, cache, single-flight, Bedrock with fallback and shadow: one
+    pipeline for every endpoint that answers a chat request."""
     prompt_tokens = plan.prepared.prompt_tokens
     admission = await admit(
         state,
@@ -197,34 +240,27 @@ async def chat_completions(request: Request) -> Response:
         cost_bound(plan.decision, prompt_tokens, plan.prepared.max_tokens),
     )
     state.metrics.routing_decisions.labels(ctx.route, ctx.model, ctx.strategy).inc()
-    cache_plan = plan_cache(
-        state,
-        plan.request,
-        plan.prepared,
-        plan.decision,
-        ctx,
-        request.headers.get("cache-control"),
-    )
+    cache_plan = plan_cache(state, plan.request, plan.prepared, plan.decision, ctx, cache_control)
     hit = await lookup(state, cache_plan, ctx)
     if hit is not None:
         await settle(state, admission, ctx)
-        return answer_from_cache(state, plan, ctx, hit)
+        return await answer_from_cache(state, plan, ctx, hit, present)
     if plan.request.stream:
-        return await stream_chat(state, plan, ctx, cache_plan, admission)
+        return await stream_chat(state, plan, ctx, cache_plan, admission, present.encoder())
     try:
         answer, follower = await answer_once(state, plan, ctx, cache_plan)
     finally:
         await settle(state, admission, ctx)
     if follower:
         ctx.cache = "hit"
-        return answer_from_cache(state, plan, ctx, answer)
+        return await answer_from_cache(state, plan, ctx, answer, present)
     note_debug(ctx, state.settings.log_prompts, plan.request.messages, answer.completion)
     after = None
     route = state.policy.routes.get(plan.decision.route)
     if state.shadow is not None and route is not None and route.shadow is not None:
         after = BackgroundTask(offer_to_shadow, state.shadow, plan, ctx, answer.completion)
     return Response(
-        orjson.dumps(answer.completion),
+        await present.body(answer.completion),
         media_type="application/json",
         headers=ctx.headers(),
         background=after,
@@ -238,8 +274,8 @@ async def offer_to_shadow(
     hook.after_answer(plan, ctx, completion)
 
 
-def answer_from_cache(
-    state: GatewayState, plan: ChatPlan, ctx: CallContext, hit: CachedAnswer
+async def answer_from_cache(
+    state: GatewayState, plan: ChatPlan, ctx: CallContext, hit: CachedAnswer, present: Presenter
 ) -> Response:
     """A cache hit costs nothing; what it would have cost is counted as saved."""
     note_debug(ctx, state.settings.log_prompts, plan.request.messages, hit.completion)
@@ -253,7 +289,9 @@ def answer_from_cache(
         state.metrics.cache_saved.labels(ctx.route).inc(saved)
     if not plan.request.stream:
         body = replay_completion(hit, completion_id=plan.completion_id, created=plan.created)
-        return Response(orjson.dumps(body), media_type="application/json", headers=ctx.headers())
+        return Response(
+            await present.body(body), media_type="application/json", headers=ctx.headers()
+        )
     options = plan.request.stream_options
     chunks = replay_chunks(
         hit,
@@ -261,7 +299,7 @@ def answer_from_cache(
         created=plan.created,
         include_usage=bool(options and options.include_usage),
     )
-    return replay_stream(chunks, ctx)
+    return replay_stream(chunks, ctx, present.encoder(), hit.completion)
 
 
 def check_converse(model_id: str, resp: dict[str, Any]) -> None:

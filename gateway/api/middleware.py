@@ -15,7 +15,14 @@ from gateway.tracing import PROVIDER, Tracing, mark_error, set_attributes
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
-_MODEL_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings"})
+#: The model-calling paths and their GenAI operation names: a Responses call is a chat turn
+#: (the well-known value that applies must be used; there is none for Responses).
+_OPERATIONS = {
+    "/v1/chat/completions": "chat",
+    "/v1/responses": "chat",
+    "/v1/embeddings": "embeddings",
+}
+_MODEL_PATHS = frozenset(_OPERATIONS)
 
 
 class CallContextMiddleware:
@@ -70,7 +77,7 @@ class CallContextMiddleware:
 
     def _annotate(self, span: Span, ctx: CallContext, path: str) -> None:
         """The request's outcome on its server span (GenAI conventions + the gateway's own)."""
-        operation = "embeddings" if path == "/v1/embeddings" else "chat"
+        operation = _OPERATIONS[path]
         finish = [ctx.finish_reason] if ctx.finish_reason else None
         set_attributes(
             span,

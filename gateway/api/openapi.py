@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from gateway.schemas.chat import ChatCompletionRequest
 from gateway.schemas.embeddings import EmbeddingRequest
+from gateway.schemas.responses import ResponsesRequest
 
 _REF = "#/components/schemas/{model}"
 
@@ -44,6 +45,10 @@ def embedding_request_body() -> dict[str, Any]:
     return _body(EmbeddingRequest)
 
 
+def responses_request_body() -> dict[str, Any]:
+    return _body(ResponsesRequest)
+
+
 def install_openapi(app: FastAPI) -> None:
     """Merge the request models' ``$defs`` into ``components.schemas``."""
 
@@ -51,7 +56,7 @@ def install_openapi(app: FastAPI) -> None:
         if app.openapi_schema is None:
             doc = get_openapi(title=app.title, version=app.version, routes=app.routes)
             components = doc.setdefault("components", {}).setdefault("schemas", {})
-            for model in (ChatCompletionRequest, EmbeddingRequest):
+            for model in (ChatCompletionRequest, EmbeddingRequest, ResponsesRequest):
                 components.update(_schema(model)[1])
             app.openapi_schema = doc
         return app.openapi_schema

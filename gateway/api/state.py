@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gateway.api.region_discovery import RegionDiscovery
     from gateway.api.shadow_hook import ShadowHook
     from gateway.cache.redis_client import RedisConnection
+    from gateway.cache.responses import ResponseStore
     from gateway.cache.shared_stats import SharedStats
     from gateway.cache.singleflight import RedisFlightLock
     from gateway.cache.store import ResponseCache
@@ -60,6 +61,8 @@ class GatewayState:
     #: The AWS region the policy is compiled for (inference profiles, region offers).
     region: str = "us-east-1"
     shadow: ShadowHook | None = None
+    #: Stored ``/v1/responses`` answers (``store: true``); set by ``build_state``.
+    responses: ResponseStore | None = None
     discovery: RegionDiscovery | None = None
     #: Prompt prefixes Bedrock holds cached lately (for cost estimates).
     prefixes: PrefixTracker = field(default_factory=PrefixTracker)

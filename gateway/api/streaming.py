@@ -47,6 +47,29 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _PREAMBLE_EVENTS = frozenset({"messageStart"})
 
 
+class ChunkEncoder(Protocol):
+    """How a stream's chat chunks reach the client (chat SSE, or Responses events)."""
+
+    def encode(self, chunks: list[dict[str, Any]]) -> bytes: ...
+
+    async def finish(self, completion: dict[str, Any]) -> bytes: ...
+
+    def fail(self, err: UpstreamError) -> bytes: ...
+
+
+class ChatSSE:
+    """Chat completions: each chunk as an SSE ``data:`` line, then ``[DONE]``."""
+
+    def encode(self, chunks: list[dict[str, Any]]) -> bytes:
+        return b"".join(sse_event(chunk) for chunk in chunks)
+
+    async def finish(self, completion: dict[str, Any]) -> bytes:
+        return SSE_DONE
+
+    def fail(self, err: UpstreamError) -> bytes:
+        return sse_error(err)
+
+
 class EventSource(Protocol):
     """Where the rest of a stream's events come from (Bedrock's stream, or nothing more)."""
 
@@ -92,6 +115,7 @@ async def stream_chat(
     ctx: CallContext,
     cache_plan: CachePlan,
     admission: Admission,
+    encoder: ChunkEncoder | None = None,
 ) -> Response:
     from gateway.api.chat import check_converse, converse_bytes
 
@@ -135,7 +159,9 @@ async def stream_chat(
         cost_of=functools.partial(usage_cost, model),
     )
     return EventStreamResponse(
-        _sse_body(state, plan, ctx, opened, translator, cache_plan, admission),
+        _sse_body(
+            state, plan, ctx, opened, translator, cache_plan, admission, encoder or ChatSSE()
+        ),
         headers=ctx.headers(cost_usd=opened.candidate.est_cost_usd) | SSE_HEADERS,
     )
 
@@ -157,6 +183,7 @@ async def _sse_body(
     translator: StreamTranslator,
     cache_plan: CachePlan,
     admission: Admission,
+    encoder: ChunkEncoder,
 ) -> AsyncIterator[bytes]:
     model = opened.candidate.model.name
     ttft = opened.first_event_at - opened.started
@@ -166,14 +193,14 @@ async def _sse_body(
     keep = deltas.extend if cache_plan.key is not None else None
     try:
         call_id = opened.candidate.call_id
-        out = _feed(translator, opened.buffered, keep, call_id)
+        out = _feed(translator, opened.buffered, keep, call_id, encoder)
         while translator.usage is None:  # Bedrock's `metadata` event ends the message
             if out:
                 yield out  # one write per network read of Bedrock's stream, not per event
             batch = await opened.stream.next_batch()
             if not batch:
                 break
-            out = _feed(translator, batch, keep, call_id)
+            out = _feed(translator, batch, keep, call_id, encoder)
         if not translator.finished:
             raise UpstreamServerError("Bedrock's stream ended before the message was complete.")
         elapsed = time.perf_counter() - opened.started
@@ -185,9 +212,9 @@ async def _sse_body(
         )
         note_prefix(state, plan.cache_scope, plan.prepared, ctx.model, translator.usage)
         ctx.finish_reason = translator.finish_reason or ""
-        yield out + SSE_DONE
-        await _drain(opened.stream)
         completion = translator.to_completion()
+        yield out + await encoder.finish(completion)
+        await _drain(opened.stream)
         note_debug(ctx, state.settings.log_prompts, plan.request.messages, completion)
         if keep is not None:
             answer = CachedAnswer(completion, deltas, ctx.model, ctx.bedrock_id)
@@ -197,7 +224,7 @@ async def _sse_body(
     except UpstreamError as err:
         ctx.status = err.status
         note_failure(state, opened.candidate, err, retryable=err.retryable)
-        yield sse_error(err)
+        yield encoder.fail(err)
     except (asyncio.CancelledError, GeneratorExit):  # the client hung up mid-stream
         ctx.status = CLIENT_GONE
         note_disconnect(ctx.request_id, "stream")
@@ -233,36 +260,38 @@ def _feed(
     events: Iterable[tuple[str, dict[str, Any]]],
     keep: Callable[[Iterable[Delta]], None] | None,
     model_id: str,
+    encoder: ChunkEncoder,
 ) -> bytes:
-    """The SSE bytes for a batch of Bedrock events; an event of the wrong shape is a 502
+    """The bytes for a batch of Bedrock events; an event of the wrong shape is a 502
     naming the model (the stream then ends with an error event)."""
     try:
-        return b"".join(_encode(translator.feed(et, payload), keep) for et, payload in events)
+        chunks = [chunk for et, payload in events for chunk in translator.feed(et, payload)]
     except _SHAPE_ERRORS as exc:
         raise UpstreamMalformedError(
             f"Bedrock's stream for model {model_id} sent an event that is not a ConverseStream "
             f"event ({type(exc).__name__})."
         ) from None
-
-
-def _encode(
-    chunks: list[dict[str, Any]], keep: Callable[[Iterable[Delta]], None] | None = None
-) -> bytes:
     if keep is not None:
         keep(
             {"delta": c["choices"][0]["delta"], "finish_reason": c["choices"][0]["finish_reason"]}
             for c in chunks
             if c["choices"]
         )
-    return b"".join(sse_event(chunk) for chunk in chunks)
+    return encoder.encode(chunks)
 
 
-def replay_stream(chunks: list[dict[str, Any]], ctx: CallContext) -> Response:
+def replay_stream(
+    chunks: list[dict[str, Any]],
+    ctx: CallContext,
+    encoder: ChunkEncoder | None = None,
+    completion: dict[str, Any] | None = None,
+) -> Response:
     """A cache hit, streamed in the stored chunking."""
+    out = encoder or ChatSSE()
 
     async def body() -> AsyncIterator[bytes]:
         for chunk in chunks:
-            yield sse_event(chunk)
-        yield SSE_DONE
+            yield out.encode([chunk])
+        yield await out.finish(completion or {})
 
     return EventStreamResponse(body(), headers=ctx.headers() | SSE_HEADERS)

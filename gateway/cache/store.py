@@ -72,6 +72,13 @@ class MemoryCache:
     def available(self) -> bool:
         return True
 
+    async def delete(self, key: str) -> bool:
+        """True when a live entry was removed."""
+        found = await self.get(key) is not None
+        if found:
+            self._drop(key)
+        return found
+
     def _drop(self, key: str) -> None:
         _, value = self._entries.pop(key)
         self._size -= len(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -15,6 +15,7 @@ from gateway.emulator.state import Behaviour
 GUARDRAIL_REPLY = "Sorry, the model cannot answer this question."
 #: One token of a long answer (4 characters, the emulator's characters-per-token).
 LONG_WORD = "tok "
+THINKING_SIGNATURE = "emulator-thinking-signature"
 _SCHEMA_VALUES: dict[str, Any] = {"integer": 1, "number": 1.5, "boolean": True}
 
 
@@ -33,11 +34,15 @@ class Answer:
     tool: ToolCall | None
     stop_reason: str
     usage: dict[str, int]
+    reasoning: str | None = None  # extended thinking, when the request enabled it
     #: Response members echoing the request's levers (serviceTier, performanceConfig).
     served: dict[str, Any] = field(default_factory=dict)
 
     def content(self) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
+        if self.reasoning is not None:
+            text = {"text": self.reasoning, "signature": THINKING_SIGNATURE}
+            blocks.append({"reasoningContent": {"reasoningText": text}})
         if self.text is not None:
             blocks.append({"text": self.text})
         if self.tool is not None:
@@ -167,9 +172,34 @@ def json_reply(body: dict[str, Any], said: str) -> str:
     return orjson.dumps(tool_arguments({"inputSchema": {"json": schema}})).decode()
 
 
-def tool_use_id(model_id: str, user_text: str, tool_name: str) -> str:
-    digest = hashlib.sha256(f"{model_id}\x00{user_text}\x00{tool_name}".encode()).hexdigest()
-    return "tooluse_" + digest[:22]
+def tool_use_id(model_id: str, user_text: str, tool_name: str, turn: int = 0) -> str:
+    """Deterministic, and unique per call within a conversation: ``turn`` is the number of
+    messages before the last one (agent SDKs refuse an id reused within a run)."""
+    seed = f"{model_id}\x00{user_text}\x00{tool_name}"
+    if turn:
+        seed += f"\x00{turn}"
+    return "tooluse_" + hashlib.sha256(seed.encode()).hexdigest()[:22]
+
+
+def _planned_tool(body: dict[str, Any], tool_config: dict[str, Any]) -> dict[str, Any] | None:
+    """After a tool result: the next tool that the first user message named and that the
+    conversation has not called yet (so an agent can chain several tools, then hand off)."""
+    messages = body.get("messages") or []
+    first = next((m for m in messages if m["role"] == "user"), None)
+    if first is None:
+        return None
+    asked = "\n".join(block["text"] for block in first["content"] if "text" in block).lower()
+    called = {
+        block["toolUse"]["name"]
+        for m in messages
+        if m["role"] == "assistant"
+        for block in m["content"]
+        if "toolUse" in block
+    }
+    for spec in _tool_specs(tool_config):
+        if spec["name"] not in called and spec["name"].lower() in asked:
+            return spec
+    return None
 
 
 def _limit(text: str, config: dict[str, Any]) -> tuple[str, str]:
@@ -188,7 +218,27 @@ def _limit(text: str, config: dict[str, Any]) -> tuple[str, str]:
 
 
 def answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> Answer:
-    """The deterministic answer to a validated Converse body."""
+    """The deterministic answer to a validated Converse body (with a line of thinking first
+    when the request enabled Claude's extended thinking)."""
+    result = _answer(body, base_id, behaviour)
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    if thinking.get("type") != "enabled":
+        return result
+    reasoning = f"Thinking about: {_user_text(body)[:100]}"
+    usage = _usage(body, len(reasoning) + _output_chars(result))
+    return replace(result, reasoning=reasoning, usage=usage)
+
+
+def _user_text(body: dict[str, Any]) -> str:
+    return "\n".join(block["text"] for block in _last_user(body) if "text" in block)
+
+
+def _output_chars(result: Answer) -> int:
+    tool = len(orjson.dumps(result.tool.input)) if result.tool is not None else 0
+    return len(result.text or "") + tool
+
+
+def _answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> Answer:
     last_user = _last_user(body)
     user_text = "\n".join(block["text"] for block in last_user if "text" in block)
     if body.get("guardrailConfig") and "forbidden" in user_text.lower():
@@ -197,6 +247,9 @@ def answer(body: dict[str, Any], base_id: str, behaviour: Behaviour | None) -> A
         )
     results = [block["toolResult"] for block in last_user if "toolResult" in block]
     tool_config = body.get("toolConfig")
+    planned = _planned_tool(body, tool_config) if results and tool_config else None
+    if planned is not None:
+        return _tool_answer(body, base_id, behaviour, user_text, (planned, True))
     if results:
         first = results[0]
         reply = f"Tool {first.get('toolUseId')} returned: {_result_text(first)[:200]}"
@@ -228,7 +281,9 @@ def _tool_answer(
         arguments = dict(behaviour.tool_arguments)
     else:
         arguments = tool_arguments(spec)
-    call = ToolCall(tool_use_id(base_id, user_text, spec["name"]), spec["name"], arguments)
+    turn = len(body.get("messages") or ()) - 1
+    call_id = tool_use_id(base_id, user_text, spec["name"], turn)
+    call = ToolCall(call_id, spec["name"], arguments)
     text = f"Calling {spec['name']}." if auto else None
     output_chars = len(text or "") + len(orjson.dumps(arguments))
     return Answer(text, call, "tool_use", _usage(body, output_chars))

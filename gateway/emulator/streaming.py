@@ -8,7 +8,7 @@ import uuid
 import orjson
 from aiohttp import web
 
-from gateway.emulator.answers import Answer
+from gateway.emulator.answers import THINKING_SIGNATURE, Answer
 from gateway.emulator.eventstream import encode_exception, encode_json_event
 from gateway.emulator.state import Fault
 
@@ -37,12 +37,25 @@ def stream_frames(answer: Answer, chunks: int, latency_ms: int) -> list[tuple[by
         (encode_json_event("messageStart", {"role": "assistant"}), False)
     ]
     index = 0
-    if answer.text is not None:
-        for piece in split_text(answer.text, chunks):
-            delta = {"contentBlockIndex": 0, "delta": {"text": piece}}
+    if answer.reasoning is not None:
+        for piece in split_text(answer.reasoning, 2):
+            delta = {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": piece}}}
             frames.append((encode_json_event("contentBlockDelta", delta), True))
+        signed = {"reasoningContent": {"signature": THINKING_SIGNATURE}}
+        frames.append(
+            (
+                encode_json_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": signed}),
+                True,
+            )
+        )
         frames.append((encode_json_event("contentBlockStop", {"contentBlockIndex": 0}), False))
         index = 1
+    if answer.text is not None:
+        for piece in split_text(answer.text, chunks):
+            delta = {"contentBlockIndex": index, "delta": {"text": piece}}
+            frames.append((encode_json_event("contentBlockDelta", delta), True))
+        frames.append((encode_json_event("contentBlockStop", {"contentBlockIndex": index}), False))
+        index += 1
     if answer.tool is not None:
         tool = answer.tool
         start = {"toolUse": {"toolUseId": tool.tool_use_id, "name": tool.name}}

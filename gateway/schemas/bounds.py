@@ -31,13 +31,14 @@ class RequestBounds:
     max_tools: int = 512
 
 
-def check_chat_bytes(raw: bytes, bounds: RequestBounds) -> None:
-    """Refuse a body whose raw bytes alone show more messages than allowed (before decoding)."""
+def check_chat_bytes(raw: bytes, bounds: RequestBounds, field: str = "messages") -> None:
+    """Refuse a body whose raw bytes alone show more messages than allowed (before decoding).
+    ``field``: ``input`` for a Responses body, whose message items carry ``role`` too."""
     if raw.count(_ROLE_TOKEN) > bounds.max_messages:
         raise InvalidRequestError(
-            f"Invalid 'messages': array too long. Expected an array with maximum length "
+            f"Invalid '{field}': array too long. Expected an array with maximum length "
             f"{bounds.max_messages}, but the body holds more messages than that.",
-            param="messages",
+            param=field,
         )
 
 
@@ -79,6 +80,38 @@ def _check_text(field: str, text: str) -> None:
             f"Invalid '{field}': string too long. Expected a string with maximum length "
             f"{MAX_TEXT_CHARS}, but got a string with length {len(text)} instead.",
             param=field,
+        )
+
+
+def check_responses_counts(body: Mapping[str, Any], bounds: RequestBounds) -> None:
+    """A Responses body's caps: ``input`` items as messages, their content parts, tools."""
+    items = body.get("input")
+    if isinstance(items, list):
+        _check_length("input", items, bounds.max_messages)
+        parts = 0
+        for item in items:
+            for key in ("content", "output"):
+                value = item.get(key) if isinstance(item, dict) else None
+                if isinstance(value, list):
+                    parts += len(value)
+        if parts > bounds.max_content_parts:
+            raise InvalidRequestError(
+                f"Invalid 'input': the items hold {parts} content parts together; at most "
+                f"{bounds.max_content_parts} are accepted.",
+                param="input",
+            )
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        _check_length("tools", tools, bounds.max_tools)
+
+
+def check_conversation_length(messages: int, bounds: RequestBounds) -> None:
+    """A continued conversation (``previous_response_id``) is held to the message cap too."""
+    if messages > bounds.max_messages:
+        raise InvalidRequestError(
+            f"Invalid 'previous_response_id': the conversation with this input holds {messages} "
+            f"messages; at most {bounds.max_messages} are accepted.",
+            param="previous_response_id",
         )
 
 

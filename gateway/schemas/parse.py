@@ -12,6 +12,7 @@ from pydantic_core import ErrorDetails
 from gateway.errors import InvalidRequestError
 from gateway.schemas.chat import ChatCompletionRequest
 from gateway.schemas.embeddings import EmbeddingRequest
+from gateway.schemas.responses import ResponsesRequest, check_responses
 from gateway.schemas.support import check_supported
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -57,6 +58,17 @@ def check_extras(extras: Mapping[str, Any], allowed: Collection[str]) -> None:
     for key in sorted(extras):
         if key not in allowed:
             raise InvalidRequestError(f"Unrecognized request argument supplied: {key}", param=key)
+
+
+def parse_responses_request(obj: object) -> ResponsesRequest:
+    """Validate a decoded JSON body as a Responses request and refuse what Bedrock lacks."""
+    body = _require_object(obj)
+    try:
+        req = ResponsesRequest.model_validate(body)
+    except ValidationError as exc:
+        raise _to_invalid_request(exc, body) from None
+    check_responses(req)
+    return req
 
 
 def parse_embedding_request(obj: object) -> EmbeddingRequest:

@@ -107,6 +107,27 @@ def proxy_request(
     return Request(proxy_url + "/v1/chat/completions", body, headers, MARKS[("proxy", stream)])
 
 
+def responses_request(
+    gateway_url: str, stream: bool, prompt: str, temperature: float | None = None
+) -> Request:
+    """The same question as ``POST /v1/responses`` (``store: false``: the chat rows store
+    nothing either)."""
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "input": prompt,
+        "max_output_tokens": MAX_TOKENS,
+        "store": False,
+    }
+    if temperature is not None:
+        body["temperature"] = temperature
+    if stream:
+        body["stream"] = True
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {CLIENT_KEY}"}
+    return Request(
+        gateway_url + "/v1/responses", orjson.dumps(body), headers, MARKS[("responses", stream)]
+    )
+
+
 def http(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:

@@ -18,7 +18,12 @@ MAX_TOKENS = 256
 RSS_REQUESTS = 20_000
 KB = 1024
 PROMPT_SIZES = (1 * KB, 10 * KB, 50 * KB, 200 * KB)
-MARKS = {("proxy", False): '"choices"', ("proxy", True): "[DONE]"}
+MARKS = {
+    ("proxy", False): '"choices"',
+    ("proxy", True): "[DONE]",
+    ("responses", False): '"output"',
+    ("responses", True): "response.completed",
+}
 DIRECT_MARKS = {False: '"output"', True: "messageStop"}
 TARGETS = ("direct", "direct-bearer", "floor", "gateway")
 

@@ -16,6 +16,7 @@ def measure(runner: Runner, sweep: Sequence[int]) -> dict[str, Any]:
     print("warm-up ...", flush=True)
     runner.warm_up()
     main_rows(runner)
+    responses_rows(runner)
     sweep_rows(runner, sweep)
     memory = memory_after_requests(runner)
     prompt_size_rows(runner)
@@ -41,6 +42,14 @@ def main_rows(runner: Runner) -> None:
             for target in TARGETS:
                 if target != "direct-bearer" or connections == 1:
                     plan.append((target, stream, connections, None))
+    runner.run_rounds(plan, d.rounds, d.main_s)
+
+
+def responses_rows(runner: Runner) -> None:
+    """``POST /v1/responses`` at c=16, plain and streamed: the same question as the chat rows."""
+    d = runner.durations
+    print(f"responses (gateway /v1/responses, c=16, {d.rounds} round(s)):", flush=True)
+    plan: Plan = [("responses", stream, 16, None) for stream in (False, True)]
     runner.run_rounds(plan, d.rounds, d.main_s)
 
 

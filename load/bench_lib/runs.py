@@ -8,7 +8,14 @@ from typing import Any
 from tqdm import tqdm
 
 from bench_lib import procstat
-from bench_lib.bodies import Request, direct_request, http, prompt_of, proxy_request
+from bench_lib.bodies import (
+    Request,
+    direct_request,
+    http,
+    prompt_of,
+    proxy_request,
+    responses_request,
+)
 from bench_lib.config import PROMPT, TARGETS, Durations
 from bench_lib.processes import Processes
 from bench_lib.progress import say
@@ -39,12 +46,14 @@ class Runner:
         if target in ("direct", "direct-bearer"):
             emulator_url = self.procs["emulator"].url
             return direct_request(emulator_url, target == "direct", stream, prompt)
+        if target == "responses":  # the gateway's Responses API
+            return responses_request(self.procs["gateway"].url, stream, prompt, temperature)
         url = self.procs[target].url
         return proxy_request(url, target == "gateway", stream, prompt, temperature)
 
     def preflight(self) -> None:
         """One request of every kind, checked before anything is measured."""
-        for target in TARGETS:
+        for target in (*TARGETS, "responses"):
             for stream in (False, True):
                 url, body, headers, mark = self.request_for(target, stream, PROMPT)
                 status, raw = http("POST", url, body, headers)
@@ -81,7 +90,7 @@ class Runner:
         if cache == "miss":  # unique across runs too: a stream may replay a stored plain answer
             prompt = prompt.replace(UNIQUE_MARK, f"{UNIQUE_MARK}-r{self.script_index}", 1)
         url, script = self._script(target, stream, prompt, temperature, unique=cache == "miss")
-        measured = self.procs["emulator" if target.startswith("direct") else target]
+        measured = self.procs[_process_of(target)]
         emulator = self.procs["emulator"]
         cpu0, emu0 = procstat.cpu_seconds(measured.pid), procstat.cpu_seconds(emulator.pid)
         self.bar.set_postfix_str(row_name(target, stream, connections, prompt_bytes, cache))
@@ -94,7 +103,7 @@ class Runner:
         )
         cpu1, emu1 = procstat.cpu_seconds(measured.pid), procstat.cpu_seconds(emulator.pid)
         self.bar.update(1)
-        if target == "gateway":
+        if target in ("gateway", "responses"):
             self.gateway_requests += result.requests
         n = result.requests
         row = Row(
@@ -133,6 +142,13 @@ class Runner:
         for target in TARGETS:
             for stream in (False, True):
                 self.run(target, stream, 16, self.durations.warmup_s, record=False)
+
+
+def _process_of(target: str) -> str:
+    """The process a target's CPU is read from."""
+    if target.startswith("direct"):
+        return "emulator"
+    return "gateway" if target == "responses" else target
 
 
 def print_progress(row: Row) -> None:

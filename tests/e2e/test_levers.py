@@ -312,3 +312,41 @@ def test_replayed_stream_keeps_the_served_tier(api: openai.OpenAI) -> None:
     assert final.service_tier == "flex" and final.usage is not None
     cost = (final.usage.model_extra or {})["cost_usd"]
     assert cost == pytest.approx(_cost(final.usage, (0.035, 0.15)), abs=1e-8)
+
+
+# --- The same levers through POST /v1/responses -------------------------------------------
+
+
+def test_responses_prompt_cache_writes_then_reads(api: openai.OpenAI) -> None:
+    system = "cache-test-responses. " + SYSTEM
+    first = api.responses.with_raw_response.create(
+        model="cached", instructions=system, input="chapter one?", store=False
+    )
+    second = api.responses.with_raw_response.create(
+        model="cached", instructions=system, input="chapter two?", store=False
+    )
+    one, two = first.parse(), second.parse()
+    assert one.usage is not None and two.usage is not None
+    assert one.usage.input_tokens_details.cached_tokens == 0
+    assert two.usage.input_tokens_details.cached_tokens > 1024  # the instructions, read back
+    assert float(second.headers["x-gateway-cost-usd"]) < float(first.headers["x-gateway-cost-usd"])
+
+
+@pytest.mark.parametrize(("requested", "served"), [(None, "flex"), ("priority", "priority")])
+def test_responses_service_tier_is_sent_and_served(
+    api: openai.OpenAI, requested: str | None, served: str
+) -> None:
+    extra: dict[str, Any] = {} if requested is None else {"service_tier": requested}
+    raw = api.responses.with_raw_response.create(
+        model="batch", input=f"responses tier {requested}", store=False, **extra
+    )
+    response = raw.parse()
+    assert response.service_tier == served
+    assert float(raw.headers["x-gateway-cost-usd"]) > 0
+
+
+def test_responses_unknown_service_tier_is_a_400(api: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        api.responses.create(model="batch", input="x", service_tier="turbo", store=False)  # type: ignore[arg-type]
+    assert info.value.body is not None
+    assert info.value.body["param"] == "service_tier"  # type: ignore[index]

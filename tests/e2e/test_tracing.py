@@ -165,6 +165,22 @@ def test_a_streamed_request_and_embeddings_are_traced_too(
     assert {c["gen_ai.operation.name"] for c in clients} == {"chat", "embeddings"}
 
 
+def test_a_responses_call_is_a_chat_server_span_with_its_client_span(
+    traced: GatewayServer, collector: Collector
+) -> None:
+    sdk = openai.OpenAI(base_url=f"{traced.url}/v1", api_key=KEY, max_retries=0)
+    trace = "5a1c2b3d4e5f60718293a4b5c6d7e8f9"
+    header = {"traceparent": f"00-{trace}-00f067aa0ba902b7-01"}
+    sdk.responses.create(model="chain", input="hi", store=False, extra_headers=header)
+    spans = _spans_of(collector, traced, bytes.fromhex(trace))
+    [server] = [_attrs(s) for s in spans if s.kind == Span.SPAN_KIND_SERVER]
+    assert server["gen_ai.operation.name"] == "chat"
+    assert server["http.response.status_code"] == 200
+    assert [s.name for s in spans if s.kind == Span.SPAN_KIND_SERVER] == ["POST /v1/responses"]
+    clients = [_attrs(s) for s in spans if s.kind == Span.SPAN_KIND_CLIENT]
+    assert len(clients) == 1 and clients[0]["gen_ai.operation.name"] == "chat"
+
+
 def test_tracing_is_off_without_otel_settings(emulator: RunningEmulator) -> None:
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in os.environ
     with running_gateway(policies=POLICY, api_keys=KEY) as server:

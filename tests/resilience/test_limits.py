@@ -253,6 +253,33 @@ def test_count_caps_are_400_naming_the_field(
     assert info.value.body is not None and info.value.body["param"] == param  # type: ignore[index]
 
 
+_OUTPUT = {"type": "function_call_output", "call_id": "call_1", "output": "ok"}
+_PART = {"type": "input_text", "text": "x"}
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": [{"role": "user", "content": "hi"}] * 10_001}, "input"),
+        ({"input": [_OUTPUT] * 10_001}, "input"),  # items without a role: counted once decoded
+        ({"input": [{"role": "user", "content": [_PART] * 20_001}]}, "input"),
+        (
+            {"input": "hi", "tools": [{"type": "function", "name": "f", "parameters": {}}] * 513},
+            "tools",
+        ),
+    ],
+    ids=["message-items", "output-items", "content-parts", "tools"],
+)
+def test_responses_count_caps_are_400_naming_the_field(
+    limits_gateway: GatewayServer, body: dict[str, object], param: str
+) -> None:
+    client = openai.OpenAI(base_url=f"{limits_gateway.url}/v1", api_key=KEY, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model="haiku", store=False, **body)  # type: ignore[call-overload]
+    assert info.value.status_code == 400
+    assert info.value.body is not None and info.value.body["param"] == param  # type: ignore[index]
+
+
 def test_messages_at_the_cap_are_accepted(limits_gateway: GatewayServer) -> None:
     client = openai.OpenAI(base_url=f"{limits_gateway.url}/v1", api_key=KEY, max_retries=0)
     completion = client.chat.completions.create(
@@ -293,7 +320,7 @@ def _complete(answer: bytes) -> bool:
     return bool(sep)
 
 
-@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/gateway/explain"])
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/gateway/explain", "/v1/responses"])
 def test_a_spent_budget_is_refused_before_the_body_is_read(
     limits_gateway: GatewayServer, path: str
 ) -> None:
@@ -306,13 +333,14 @@ def test_a_spent_budget_is_refused_before_the_body_is_read(
     assert error["code"] == "insufficient_quota"
 
 
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses"])
 def test_an_exhausted_request_rate_is_refused_before_the_body_is_read(
-    limits_gateway: GatewayServer,
+    limits_gateway: GatewayServer, path: str
 ) -> None:
     client = openai.OpenAI(base_url=f"{limits_gateway.url}/v1", api_key=SLOW_KEY, max_retries=0)
     with contextlib.suppress(openai.RateLimitError):
         client.chat.completions.create(model="haiku", messages=[{"role": "user", "content": "hi"}])
-    answer = _head_only(_port(limits_gateway), "/v1/chat/completions", SLOW_KEY, 31_000_000)
+    answer = _head_only(_port(limits_gateway), path, SLOW_KEY, 31_000_000)
     assert answer.startswith(b"HTTP/1.1 429"), answer[:300]
     assert b"retry-after" in answer.lower()
 

@@ -184,6 +184,7 @@ def test_config_values_map_one_to_one(chart: helm_python.Chart) -> None:
         "upstreamConnectTimeoutS": 2.5,
         "redisTimeoutS": 0.1,
         "redisRetryS": 2,
+        "responsesTtlS": 86400,
         "discovery": "off",
         "discoveryIntervalS": 60,
     }
@@ -204,6 +205,7 @@ def test_config_values_map_one_to_one(chart: helm_python.Chart) -> None:
     assert env["GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S"] == "2.5"
     assert env["GATEWAY_REDIS_TIMEOUT_S"] == "0.1"
     assert env["GATEWAY_REDIS_RETRY_S"] == "2"
+    assert env["GATEWAY_RESPONSES_TTL_S"] == "86400"
     assert env["GATEWAY_DISCOVERY"] == "off" and env["GATEWAY_DISCOVERY_INTERVAL_S"] == "60"
     assert env["AWS_REGION"] == "eu-central-1"
     assert env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] == "https://vpce.example"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.api.streaming import _feed
+from gateway.api.streaming import ChatSSE, _feed
 from gateway.errors import UpstreamMalformedError
 from gateway.schemas import parse_chat_request
 from gateway.translation.openai_to_converse import prepare_conversation
@@ -30,7 +30,7 @@ def test_a_malformed_event_is_a_502_naming_the_model(event: tuple[str, Any]) -> 
     prepared = prepare_conversation(parse_chat_request(PLAIN))
     translator = StreamTranslator("c", "m", 1, True, prepared)
     with pytest.raises(UpstreamMalformedError) as info:
-        _feed(translator, [("messageStart", {"role": "assistant"}), event], None, MODEL)
+        _feed(translator, [("messageStart", {"role": "assistant"}), event], None, MODEL, ChatSSE())
     assert info.value.status == 502 and MODEL in info.value.message
 
 
@@ -38,4 +38,4 @@ def test_a_well_formed_event_passes() -> None:
     prepared = prepare_conversation(parse_chat_request(PLAIN))
     translator = StreamTranslator("c", "m", 1, False, prepared)
     event = ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "a"}})
-    assert b"data: " in _feed(translator, [event], None, MODEL)
+    assert b"data: " in _feed(translator, [event], None, MODEL, ChatSSE())

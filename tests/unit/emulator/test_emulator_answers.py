@@ -181,3 +181,63 @@ def test_invalid_model(model_id: str) -> None:
 )
 def test_split_text(text: str, pieces: int, expected: list[str]) -> None:
     assert split_text(text, pieces) == expected
+
+
+def _turns(ask: str, *called: str) -> dict[str, Any]:
+    """A conversation: the ask, then one tool call and its result per name in ``called``."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": [{"text": ask}]}]
+    for i, name in enumerate(called):
+        use = {"toolUseId": f"t{i}", "name": name, "input": {}}
+        result = {"toolUseId": f"t{i}", "content": [{"text": "ok"}]}
+        messages.append({"role": "assistant", "content": [{"toolUse": use}]})
+        messages.append({"role": "user", "content": [{"toolResult": result}]})
+    return {"messages": messages, "toolConfig": {"tools": [WEATHER, CLOCK]}}
+
+
+@pytest.mark.parametrize(
+    ("ask", "called", "next_tool"),
+    [
+        ("get_weather then get_time", ("get_weather",), "get_time"),
+        ("get_weather then get_time", ("get_weather", "get_time"), None),
+        ("only get_weather", ("get_weather",), None),
+        ("get_time and get_weather", ("get_weather",), "get_time"),
+    ],
+)
+def test_after_a_result_the_next_named_tool_is_called(
+    ask: str, called: tuple[str, ...], next_tool: str | None
+) -> None:
+    result = answer(_turns(ask, *called), BASE, None)
+    if next_tool is None:
+        assert result.tool is None
+        assert result.text is not None and result.text.startswith("Tool t")
+    else:
+        assert result.tool is not None and result.tool.name == next_tool
+
+
+def test_tool_use_ids_differ_per_turn_of_one_conversation() -> None:
+    ask = "get_weather then get_time"
+    first = answer(_turns(ask), BASE, None).tool
+    second = answer(_turns(ask, "get_weather"), BASE, None).tool
+    assert first is not None and second is not None
+    assert first.tool_use_id != second.tool_use_id
+    assert answer(_turns(ask), BASE, None).tool == first  # still deterministic
+
+
+@pytest.mark.parametrize(
+    ("fields", "thinks"),
+    [
+        ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, True),
+        ({"thinking": {"type": "disabled"}}, False),
+        ({}, False),
+    ],
+)
+def test_extended_thinking_comes_first(fields: dict[str, Any], thinks: bool) -> None:
+    result = answer(_user("ponder", additionalModelRequestFields=fields), BASE, None)
+    blocks = result.content()
+    assert ("reasoningContent" in blocks[0]) is thinks
+    plain = answer(_user("ponder"), BASE, None)
+    assert result.text == plain.text
+    if thinks:
+        reasoning = blocks[0]["reasoningContent"]["reasoningText"]
+        assert reasoning["text"] == "Thinking about: ponder" and reasoning["signature"]
+        assert result.usage["outputTokens"] > plain.usage["outputTokens"]

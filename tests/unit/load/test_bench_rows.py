@@ -103,8 +103,23 @@ def test_budgets_and_rows_table() -> None:
     rows = [_row("direct"), _row("floor"), _row("gateway")]
     relate(rows)
     found = budgets(rows, {})
-    assert [b.verdict for b in found] == ["N/A", "N/A", "PASS", "N/A", "PASS", "N/A", "N/A"]
+    assert [b.verdict for b in found] == [
+        *("N/A", "N/A", "PASS", "N/A", "PASS", "N/A", "N/A"),
+        *("N/A", "N/A"),  # no /v1/responses rows
+    ]
     assert found[4].name == "gateway errors, every row up to c=1"
     text = rows_table(rows)
     assert text.splitlines()[0].startswith("row")
     assert "gateway plain c1" in text
+
+
+@pytest.mark.parametrize(
+    ("cpu_s", "verdict"),
+    [(0.2, "PASS"), (0.4, "OVER")],  # 0.2 / 0.4 ms per request
+)
+def test_responses_rows_are_held_to_the_chat_cpu_budget(cpu_s: float, verdict: str) -> None:
+    rows = [_row("responses", False, 16, cpu_s=cpu_s), _row("floor", False, 16)]
+    relate(rows)
+    found = {b.name: b for b in budgets(rows, {})}
+    assert found["gateway CPU / plain /v1/responses (c=16)"].verdict == verdict
+    assert found["gateway CPU / streamed /v1/responses (c=16)"].verdict == "N/A"

@@ -1,4 +1,5 @@
-"""Tests: the count caps of a chat body, checked before validation (table-driven)."""
+"""Tests: the count caps of a chat (and a Responses) body, checked before validation
+(table-driven)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from gateway.schemas.bounds import (
     RequestBounds,
     check_chat_bytes,
     check_chat_counts,
+    check_conversation_length,
+    check_responses_counts,
 )
 
 BOUNDS = RequestBounds(max_messages=3, max_content_parts=4, max_tools=2)
@@ -70,3 +73,48 @@ def test_raw_bytes_upper_bound(raw: bytes, refused: bool) -> None:
         check_chat_bytes(raw, BOUNDS)
     assert info.value.param == "messages"
     assert "maximum length 3" in info.value.message
+
+
+ITEM_PARTS = {"role": "user", "content": [{"type": "input_text", "text": "a"}] * 3}
+OUTPUT_PARTS = {"type": "function_call_output", "call_id": "c", "output": [{"type": "x"}] * 3}
+RTOOL = {"type": "function", "name": "f"}
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": "a string is one message"}, None),
+        ({"input": [MSG] * 3}, None),
+        ({"input": [MSG] * 4}, "input"),
+        ({"input": [{"type": "function_call_output", "call_id": "c", "output": "x"}] * 4}, "input"),
+        ({"input": [ITEM_PARTS]}, None),
+        ({"input": [ITEM_PARTS, ITEM_PARTS]}, "input"),  # 6 parts together
+        ({"input": [ITEM_PARTS, OUTPUT_PARTS]}, "input"),  # tool output parts count too
+        ({"input": "hi", "tools": [RTOOL] * 2}, None),
+        ({"input": "hi", "tools": [RTOOL] * 3}, "tools"),
+        ({"input": [1, None, {"content": 5}], "tools": {}}, None),  # shapes: pydantic's
+    ],
+)
+def test_responses_counts(body: dict[str, Any], param: str | None) -> None:
+    if param is None:
+        check_responses_counts(body, BOUNDS)
+        return
+    with pytest.raises(InvalidRequestError) as info:
+        check_responses_counts(body, BOUNDS)
+    assert info.value.param == param and info.value.status == 400
+
+
+def test_raw_bytes_name_the_field_given() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        check_chat_bytes(orjson.dumps({"input": [MSG] * 4}), BOUNDS, "input")
+    assert info.value.param == "input"
+
+
+@pytest.mark.parametrize(("messages", "refused"), [(3, False), (4, True)])
+def test_conversation_length(messages: int, refused: bool) -> None:
+    if not refused:
+        check_conversation_length(messages, BOUNDS)
+        return
+    with pytest.raises(InvalidRequestError) as info:
+        check_conversation_length(messages, BOUNDS)
+    assert info.value.param == "previous_response_id" and "at most 3" in info.value.message
