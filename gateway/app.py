@@ -20,9 +20,7 @@ from gateway.api.errors import handle_gateway_error, handle_http_error, handle_u
 from gateway.api.fastpath import FastPath, GatewayApp
 from gateway.api.middleware import CallContextMiddleware
 from gateway.api.openapi import install_openapi
-from gateway.api.region_discovery import RegionDiscovery
 from gateway.api.reloader import PolicyWatcher
-from gateway.api.state import GatewayState
 from gateway.cache.responses import ResponseStore
 from gateway.cache.store import MemoryCache
 from gateway.config import Settings
@@ -34,6 +32,8 @@ from gateway.providers.bedrock import BedrockClient
 from gateway.providers.discovery import discovery_applies
 from gateway.routing.loader import load_policy
 from gateway.routing.stats import LocalStats
+from gateway.service.region_discovery import RegionDiscovery
+from gateway.service.state import GatewayState
 from gateway.shadow.metrics import ShadowMetrics
 from gateway.shadow.runner import ShadowRunner
 from gateway.tracing import Tracing

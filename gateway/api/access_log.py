@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from gateway.api.context import CallContext
+from gateway.service.context import CallContext
 
 
 class AccessLog:

@@ -13,15 +13,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.chat import plan_chat
-from gateway.api.context import CallContext
 from gateway.api.deps import get_state, require_admin
 from gateway.api.openapi import chat_request_body
-from gateway.api.state import GatewayState
 from gateway.errors import InvalidRequestError, NotFoundError
 from gateway.routing.engine import decision_to_dict
 from gateway.routing.loader import load_policy
 from gateway.routing.policy import PolicyError, feature_names
 from gateway.routing.stats import PeekStats
+from gateway.service.context import CallContext
+from gateway.service.state import GatewayState
 
 router = APIRouter()
 log = logging.getLogger("gateway.policy")

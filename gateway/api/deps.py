@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 
-from gateway.api.state import GatewayState
 from gateway.config import Settings, sha256_hex
 from gateway.errors import (
     AuthenticationError,
@@ -21,6 +20,7 @@ from gateway.errors import (
 )
 from gateway.routing.engine import tenant_for_key_hash
 from gateway.schemas.bounds import RequestBounds
+from gateway.service.state import GatewayState
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 MAX_JSON_DEPTH = 64

@@ -12,17 +12,17 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.accounting import record_usage
-from gateway.api.context import CallContext
 from gateway.api.deps import authenticate, get_state, read_json_body, requested_model
-from gateway.api.limiting import admit, admit_caller, cost_bound, settle
 from gateway.api.openapi import embedding_request_body
-from gateway.api.pipeline import with_fallback
 from gateway.errors import UpstreamMalformedError
 from gateway.providers.bedrock import BedrockClient
 from gateway.routing.decision import Candidate, RouteRequest
 from gateway.routing.engine import choose
 from gateway.schemas.parse import parse_embedding_request
+from gateway.service.accounting import record_usage
+from gateway.service.context import CallContext
+from gateway.service.fallback import with_fallback
+from gateway.service.limiting import admit, admit_caller, cost_bound, settle
 from gateway.translation.embeddings import (
     cohere_bodies,
     cohere_problem,

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.access_log import AccessLog
-from gateway.api.context import CallContext, new_request_id
 from gateway.api.deps import request_id_from
 from gateway.metrics import Metrics
+from gateway.service.context import CallContext, new_request_id
 from gateway.tracing import PROVIDER, Tracing, mark_error, set_attributes
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.deps import authenticate, get_state
-from gateway.api.state import GatewayState
 from gateway.errors import NotFoundError
 from gateway.routing.engine import allowed_names
+from gateway.service.state import GatewayState
 
 router = APIRouter()
 OWNER = "bedrock-gateway"

@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 
 from gateway.api.admin import reload_policy
-from gateway.api.state import GatewayState
 from gateway.routing.policy import PolicyError
+from gateway.service.state import GatewayState
 
 log = logging.getLogger("gateway.policy")
 POLL_SECONDS = 2.0

@@ -16,8 +16,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.chat import plan_parsed, serve_chat
-from gateway.api.context import CallContext, new_id
+from gateway.api.chat import serve_chat
 from gateway.api.deps import (
     authenticate,
     check_json_depth,
@@ -27,9 +26,7 @@ from gateway.api.deps import (
     request_bounds,
     requested_model,
 )
-from gateway.api.limiting import admit_caller
 from gateway.api.openapi import responses_request_body
-from gateway.api.state import GatewayState
 from gateway.api.streaming import ChunkEncoder
 from gateway.cache.responses import ResponseStore, StoredResponse
 from gateway.errors import InvalidRequestError, NotFoundError, UpstreamError
@@ -40,6 +37,10 @@ from gateway.schemas.bounds import (
 )
 from gateway.schemas.parse import parse_chat_request, parse_responses_request
 from gateway.schemas.responses import ResponsesRequest, stored_items
+from gateway.service.chat import plan_parsed
+from gateway.service.context import CallContext, new_id
+from gateway.service.limiting import admit_caller
+from gateway.service.state import GatewayState
 from gateway.translation.responses_in import chat_body
 from gateway.translation.responses_out import (
     input_item_records,
@@ -83,7 +84,7 @@ async def create_response(request: Request) -> Response:
         conversation = prior.conversation
     translated = chat_body(req, stored_items(conversation))
     check_conversation_length(len(translated["messages"]), request_bounds(state.settings))
-    plan = await plan_parsed(request, state, ctx, parse_chat_request(translated))
+    plan = await plan_parsed(state, ctx, parse_chat_request(translated), request.headers)
     raw_input = body["input"]
     if isinstance(raw_input, str):
         raw_input = [{"type": "message", "role": "user", "content": raw_input}]

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.deps import get_state, require_admin
-from gateway.api.state import GatewayState
+from gateway.service.state import GatewayState
 
 router = APIRouter()
 

@@ -20,25 +20,25 @@ import anyio
 from starlette.responses import Response
 
 from gateway.api.access_log import note_debug
-from gateway.api.accounting import note_prefix, record_usage, usage_cost
-from gateway.api.caching import CachePlan, store
-from gateway.api.context import CallContext
 from gateway.api.errors import note_disconnect
-from gateway.api.limiting import Admission, settle
-from gateway.api.pipeline import note_failure, with_fallback
 from gateway.api.sse_response import EventStreamResponse
-from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, Delta
 from gateway.errors import UpstreamError, UpstreamMalformedError, UpstreamServerError
 from gateway.routing.decision import Candidate
 from gateway.routing.engine import estimate_cost
+from gateway.service.accounting import note_prefix, record_usage, usage_cost
+from gateway.service.caching import CachePlan, store
+from gateway.service.chat import ChatPlan, check_converse, converse_bytes
+from gateway.service.context import CallContext
+from gateway.service.fallback import note_failure, with_fallback
+from gateway.service.limiting import Admission, settle
+from gateway.service.state import GatewayState
 from gateway.translation.prepared import PreparedConversation
 from gateway.translation.replay import converse_events
 from gateway.translation.sse import SSE_DONE, sse_error, sse_event
 from gateway.translation.stream import StreamTranslator
 
-if TYPE_CHECKING:
-    from gateway.api.chat import ChatPlan
+if TYPE_CHECKING:  # the client's module is imported by the app, not by every endpoint
     from gateway.providers.bedrock import ConverseEventStream
 
 DRAIN_S = 1.0
@@ -117,7 +117,6 @@ async def stream_chat(
     admission: Admission,
     encoder: ChunkEncoder | None = None,
 ) -> Response:
-    from gateway.api.chat import check_converse, converse_bytes
 
     bedrock = state.require_bedrock()
 

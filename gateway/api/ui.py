@@ -23,9 +23,9 @@ from starlette.responses import Response
 
 from gateway.api.deps import get_state
 from gateway.api.shadow import shadow_report
-from gateway.api.state import GatewayState
 from gateway.api.ui_auth import login, refusal, signed_in
 from gateway.routing.policy import Policy, Route, feature_names
+from gateway.service.state import GatewayState
 from gateway.shadow.chart import ChartPoint, scatter_svg
 from gateway.shadow.report import iter_pairs
 

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.api.deps import read_bounded
-from gateway.api.state import GatewayState
 from gateway.config import sha256_hex
+from gateway.service.state import GatewayState
 
 COOKIE = "gateway_ui"
 COOKIE_MAX_AGE_S = 8 * 3600

@@ -19,14 +19,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.from_thread
 
-from gateway.api.context import CallContext
 from gateway.errors import GatewayError
 from gateway.routing.engine import actual_cost, estimate_cost
 from gateway.routing.policy import ModelSpec, Route, ShadowSpec
+from gateway.service.chat import ChatPlan
+from gateway.service.context import CallContext
+from gateway.service.state import GatewayState
 from gateway.shadow.agreement import Agreement, Answer, answer_of, compare, cosine
 from gateway.shadow.calls import call_chat
 from gateway.shadow.eligibility import shadow_targets
@@ -34,10 +36,6 @@ from gateway.shadow.embedding import embed_text
 from gateway.shadow.metrics import ShadowMetrics
 from gateway.shadow.report import build_report, set_projection_gauges
 from gateway.shadow.stats_store import MemoryShadowStore, Observation, PairKey, ShadowStore
-
-if TYPE_CHECKING:
-    from gateway.api.chat import ChatPlan
-    from gateway.api.state import GatewayState
 
 log = logging.getLogger("gateway.shadow")
 PROJECTION_EVERY_S = 10.0

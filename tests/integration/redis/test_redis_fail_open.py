@@ -81,6 +81,20 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "gateway.redis" and r.levelno >= logging.WARNING]
 
 
+async def _connected(r: Replica, caplog: pytest.LogCaptureFixture | None = None) -> None:
+    """The first connection made (a loaded machine may take longer than the 0.2 s timeout
+    to open it), and what that cost forgotten, so the test counts only its own outage."""
+    for _ in range(20):
+        if await r.conn.ping():
+            break
+        await asyncio.sleep(PAUSE_S + 0.05)
+    else:
+        raise AssertionError("redis did not answer")
+    r.errors.clear()
+    if caplog is not None:
+        caplog.clear()
+
+
 async def _wait_recovered(r: Replica) -> None:
     await asyncio.sleep(PAUSE_S + 0.05)
     for _ in range(20):  # the probe succeeds at once unless the restart is still settling
@@ -140,7 +154,7 @@ async def test_hung_redis_times_out(
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.redis")
     r = replica
-    assert await r.conn.ping()
+    await _connected(r, caplog)
     own_redis.freeze()
     try:
         first = await _timed(lambda: r.cache.get("v1:k"))
@@ -160,7 +174,7 @@ async def test_concurrent_calls_during_an_outage_are_bounded(
     own_redis: RedisServer, replica: Replica
 ) -> None:
     r = replica
-    assert await r.conn.ping()
+    await _connected(r)
     own_redis.freeze()
     try:
         started = time.monotonic()

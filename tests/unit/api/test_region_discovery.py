@@ -11,12 +11,12 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from gateway.api.region_discovery import SOURCE, RegionDiscovery
 from gateway.app import build_state
 from gateway.config import Settings
 from gateway.errors import DiscoveryError
 from gateway.routing.offer import Offer
 from gateway.routing.stats import LocalStats
+from gateway.service.region_discovery import SOURCE, RegionDiscovery
 from tests.unit.routing.offer_kit import REGION, UNKNOWN_ID, full_offer, on_demand_row
 
 

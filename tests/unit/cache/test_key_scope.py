@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from gateway.api.caching import CachePlan, may_answer
 from gateway.cache.answers import CachedAnswer
 from gateway.cache.keys import cache_key
 from gateway.routing.decision import RouteRequest
@@ -17,6 +16,7 @@ from gateway.routing.engine import choose
 from gateway.routing.loader import load_policy
 from gateway.routing.stats import LocalStats
 from gateway.schemas.parse import parse_chat_request
+from gateway.service.caching import CachePlan, may_answer
 from gateway.translation.openai_to_converse import prepare_conversation
 
 POLICY = load_policy(Path(__file__).parents[2] / "e2e" / "policies" / "e2e.yaml")

@@ -7,9 +7,9 @@ import random
 import time
 from typing import Any
 
-from gateway.api.chat import ChatPlan
 from gateway.routing import LocalStats, Policy, RouteRequest, choose, load_policy_text
 from gateway.schemas.parse import parse_chat_request
+from gateway.service.chat import ChatPlan
 from gateway.translation.openai_to_converse import prepare_conversation
 
 POLICY = """\

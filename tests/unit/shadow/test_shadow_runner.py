@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.api.context import CallContext
 from gateway.errors import UpstreamThrottledError
+from gateway.service.context import CallContext
 from gateway.shadow.metrics import ShadowMetrics
 from gateway.shadow.runner import ShadowRunner, utc_day
 from gateway.shadow.stats_store import MemoryShadowStore, PairKey

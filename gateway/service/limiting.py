@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil
 
-from gateway.api.context import CallContext
-from gateway.api.state import GatewayState
 from gateway.errors import RateLimitError
 from gateway.limits.backend import SpendHold
 from gateway.limits.enforce import check_caller, check_limits, settle_usage
 from gateway.routing.decision import Decision
 from gateway.routing.engine import estimate_cost
 from gateway.routing.policy import Tenant
+from gateway.service.context import CallContext
+from gateway.service.state import GatewayState
 from gateway.translation.openai_to_converse import output_budget
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.api.context import CallContext
-from gateway.api.state import GatewayState
 from gateway.routing.decision import Decision
 from gateway.routing.levers import call_cost, price_of
 from gateway.routing.policy import ModelSpec
+from gateway.service.context import CallContext
+from gateway.service.state import GatewayState
 from gateway.translation.prepared import PreparedConversation
 
 

@@ -6,8 +6,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from gateway.api.context import CallContext
-from gateway.api.state import GatewayState
 from gateway.errors import (
     GatewayError,
     UpstreamError,
@@ -17,6 +15,8 @@ from gateway.errors import (
 )
 from gateway.routing.decision import Candidate, Decision
 from gateway.routing.policy import feature_mask
+from gateway.service.context import CallContext
+from gateway.service.state import GatewayState
 from gateway.tracing import mark_error, set_attributes
 
 T = TypeVar("T")

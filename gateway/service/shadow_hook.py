@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway.api.context import CallContext
+from gateway.service.context import CallContext
 
-if TYPE_CHECKING:
-    from gateway.api.chat import ChatPlan
+if TYPE_CHECKING:  # the state holds the hook, and a plan holds the state's types
+    from gateway.service.chat import ChatPlan
 
 
 class ShadowHook(Protocol):

@@ -22,8 +22,6 @@ RECENT_DECISIONS = 50
 if TYPE_CHECKING:
     import aiohttp
 
-    from gateway.api.region_discovery import RegionDiscovery
-    from gateway.api.shadow_hook import ShadowHook
     from gateway.cache.redis_client import RedisConnection
     from gateway.cache.responses import ResponseStore
     from gateway.cache.shared_stats import SharedStats
@@ -31,6 +29,8 @@ if TYPE_CHECKING:
     from gateway.cache.store import ResponseCache
     from gateway.limits.backend import LimitsBackend
     from gateway.providers.bedrock import BedrockClient
+    from gateway.service.region_discovery import RegionDiscovery
+    from gateway.service.shadow_hook import ShadowHook
 
 
 @dataclass

@@ -9,15 +9,12 @@ each other: a streamed miss calls Bedrock itself (and still fills the cache).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
-from gateway.api.caching import CachePlan, may_answer, store
-from gateway.api.context import CallContext
-from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, decode_answer
-
-if TYPE_CHECKING:
-    from gateway.api.chat import ChatPlan
+from gateway.service.caching import CachePlan, may_answer, store
+from gateway.service.chat import ChatPlan, complete_chat
+from gateway.service.context import CallContext
+from gateway.service.state import GatewayState
 
 
 async def answer_once(
@@ -52,7 +49,6 @@ async def answer_once(
 async def _call_and_store(
     state: GatewayState, plan: ChatPlan, ctx: CallContext, cache_plan: CachePlan
 ) -> CachedAnswer:
-    from gateway.api.chat import complete_chat
 
     completion = await complete_chat(state, plan, ctx)
     answer = CachedAnswer(completion, None, ctx.model, ctx.bedrock_id)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.api.context import CallContext
-from gateway.api.state import GatewayState
 from gateway.cache.answers import CachedAnswer, decode_answer, encode_answer
 from gateway.cache.keys import cache_key, directive, is_cacheable
 from gateway.routing.decision import Decision
 from gateway.schemas.chat import ChatCompletionRequest
+from gateway.service.context import CallContext
+from gateway.service.state import GatewayState
 from gateway.translation.prepared import PreparedConversation
 
 

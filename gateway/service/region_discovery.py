@@ -16,12 +16,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from gateway.api.state import GatewayState
 from gateway.errors import DiscoveryError
 from gateway.providers.discovery import ControlPlane
 from gateway.routing.offer import Offer, invocation_ids, is_judged, not_offered
 from gateway.routing.policy import Policy
 from gateway.routing.stats import LocalStats
+from gateway.service.state import GatewayState
 
 log = logging.getLogger("gateway.discovery")
 SOURCE = "discovery"
