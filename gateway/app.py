@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from gateway.api import admin, chat, embeddings, health, models, responses, shadow, ui
 from gateway.api.access_log import AccessLog
@@ -49,6 +50,20 @@ EXPOSED_HEADERS = (
     "x-gateway-cost-usd",
     "retry-after",
 )
+
+
+class GatewayCORS(CORSMiddleware):
+    """Starlette's CORS with the gateway's options, for FastAPI's stack and the fast path."""
+
+    def __init__(self, app: ASGIApp, *, origins: list[str]) -> None:
+        super().__init__(
+            app,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=[*EXPOSED_HEADERS],
+            max_age=600,
+        )
 
 
 def build_state(settings: Settings, registry: CollectorRegistry | None = None) -> GatewayState:
@@ -196,30 +211,25 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     app.add_exception_handler(Exception, handle_unexpected)
     origins = settings.cors_origin_list()
     if origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["*"],
-            expose_headers=[*EXPOSED_HEADERS],
-            max_age=600,
-        )
+        app.add_middleware(GatewayCORS, origins=origins)
     access_log = AccessLog(
         logging.getLogger("gateway.access"), json_format=settings.log_format == "json"
     )
     app.add_middleware(
         CallContextMiddleware, metrics=state.metrics, access_log=access_log, tracing=state.tracing
     )
-    if not origins:  # with CORS on, every path goes through FastAPI's middleware
-        hot = {
-            "/v1/chat/completions": chat.chat_completions,
-            "/v1/embeddings": embeddings.embeddings,
-            "/v1/responses": responses.create_response,
-        }
-        app.fast_app = CallContextMiddleware(
-            FastPath(hot), state.metrics, access_log, state.tracing
-        )
-        app.fast_paths = frozenset(hot)
+    # The model endpoints' POSTs always take the fast path (CORS included, the same
+    # middleware as FastAPI's), so each has one behaviour; preflights go through FastAPI.
+    hot = {
+        "/v1/chat/completions": chat.chat_completions,
+        "/v1/embeddings": embeddings.embeddings,
+        "/v1/responses": responses.create_response,
+    }
+    endpoints: ASGIApp = FastPath(hot)
+    if origins:
+        endpoints = GatewayCORS(endpoints, origins=origins)
+    app.fast_app = CallContextMiddleware(endpoints, state.metrics, access_log, state.tracing)
+    app.fast_paths = frozenset(hot)
     install_openapi(app)
     return app
 

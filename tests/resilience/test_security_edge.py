@@ -161,6 +161,29 @@ def test_cors_answers_only_the_configured_origin(cors_gateway: GatewayServer) ->
     assert "access-control-allow-origin" not in get_other.headers
 
 
+def test_a_model_call_with_cors_on_takes_the_one_fast_path(cors_gateway: GatewayServer) -> None:
+    """With CORS on, a chat POST still goes through the fast path (the same endpoint code as
+    with CORS off), and carries the CORS answer headers."""
+    assert cors_gateway.app.fast_app is not None
+    assert "/v1/chat/completions" in cors_gateway.app.fast_paths
+    answer = httpx.post(
+        f"{cors_gateway.url}/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Origin": ORIGIN} | auth_header(KEY),
+        timeout=30,
+    )
+    assert answer.headers["access-control-allow-origin"] == ORIGIN
+    exposed = answer.headers["access-control-expose-headers"].lower()
+    assert "x-gateway-model" in exposed and "x-request-id" in answer.headers
+    other = httpx.post(
+        f"{cors_gateway.url}/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Origin": "https://evil.example.test"} | auth_header(KEY),
+        timeout=30,
+    )
+    assert "access-control-allow-origin" not in other.headers
+
+
 def test_cors_preflight_of_an_openai_call_is_allowed(cors_gateway: GatewayServer) -> None:
     """What a browser sends before ``openai`` JS calls the gateway: Authorization and JSON."""
     preflight = httpx.options(f"{cors_gateway.url}/v1/chat/completions", headers=PREFLIGHT)
