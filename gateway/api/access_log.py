@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import orjson
-from pydantic import BaseModel
 
 from gateway.service.context import CallContext
 
@@ -54,20 +51,3 @@ class AccessLog:
         logger = self._logger
         if logger.isEnabledFor(logging.INFO):
             logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
-
-
-DEBUG_TEXT_CHARS = 2000
-
-
-def note_debug(
-    ctx: CallContext, enabled: bool, messages: Sequence[BaseModel], completion: Mapping[str, Any]
-) -> None:
-    """With ``GATEWAY_LOG_PROMPTS`` (a debug setting, off by default) the request's line also
-    carries its last message and the answer, truncated. Never keys or credentials."""
-    if not enabled:
-        return
-    last = messages[-1].model_dump(mode="json").get("content")
-    prompt = last if isinstance(last, str) else orjson.dumps(last).decode()
-    choices = completion.get("choices") or [{}]
-    answer = (choices[0].get("message") or {}).get("content") or ""
-    ctx.debug = {"prompt": prompt[:DEBUG_TEXT_CHARS], "answer": str(answer)[:DEBUG_TEXT_CHARS]}

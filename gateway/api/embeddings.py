@@ -1,45 +1,21 @@
-"""API: ``POST /v1/embeddings`` — InvokeModel on Titan (one call per input) or Cohere (batches)."""
+"""API: ``POST /v1/embeddings`` — the HTTP side: check the caller, read and parse the body; the
+service layer routes and calls Bedrock (``service.embeddings``)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Sequence
-from typing import Any
-
-import orjson
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.deps import authenticate, get_state, read_json_body, requested_model
 from gateway.api.openapi import embedding_request_body
-from gateway.errors import UpstreamMalformedError
-from gateway.providers.bedrock import BedrockClient
-from gateway.routing.decision import Candidate, RouteRequest
-from gateway.routing.engine import choose
+from gateway.api.rendering import render
 from gateway.schemas.parse import parse_embedding_request
-from gateway.service.accounting import record_usage
 from gateway.service.context import CallContext
-from gateway.service.fallback import with_fallback
-from gateway.service.limiting import admit, admit_caller, cost_bound, settle
-from gateway.translation.embeddings import (
-    cohere_bodies,
-    cohere_problem,
-    embedding_family,
-    embedding_response,
-    estimate_tokens,
-    parse_cohere,
-    parse_titan,
-    titan_body,
-    titan_problem,
-)
+from gateway.service.embeddings import answer_embeddings
+from gateway.service.limiting import admit_caller
 
 router = APIRouter()
-
-CONCURRENT_CALLS = 16  # Titan takes one text per call: run them side by side, bounded
-Vectors = list[list[float]]
-
 
 @router.post("/v1/embeddings", openapi_extra=embedding_request_body())
 async def embeddings(request: Request) -> Response:
@@ -50,122 +26,4 @@ async def embeddings(request: Request) -> Response:
     body = await read_json_body(request, state.settings.max_body_bytes)
     ctx.requested = requested_model(body)
     req = parse_embedding_request(body)
-    texts = [req.input] if isinstance(req.input, str) else [str(t) for t in req.input]
-    estimated = estimate_tokens(texts)
-    decision = choose(
-        RouteRequest(
-            model=req.model,
-            tenant=ctx.tenant,
-            headers=request.headers,
-            needs_tools=False,
-            needs_images=False,
-            stream=False,
-            prompt_tokens=estimated,
-            max_tokens=None,
-            kind="embedding",
-        ),
-        state.policy,
-        state.stats,
-        rng=state.rng,
-    )
-    ctx.route, ctx.strategy = decision.route, decision.strategy
-    admission = await admit(state, ctx, estimated, cost_bound(decision, estimated, 0))
-    state.metrics.routing_decisions.labels(
-        ctx.route, decision.candidates[0].model.name, ctx.strategy
-    ).inc()
-    bedrock = state.require_bedrock()
-
-    async def attempt(candidate: Candidate, timeout: float) -> tuple[Vectors, int]:
-        started = time.perf_counter()
-        request_ids: list[str] = []
-        result = await _embed(
-            bedrock, candidate.call_id, texts, req.dimensions, timeout, request_ids
-        )
-        ctx.upstream_request_id = request_ids[-1] if request_ids else ""
-        elapsed = time.perf_counter() - started
-        state.stats.record_success(candidate.model.name, latency_ms=elapsed * 1000.0)
-        state.metrics.upstream_duration.labels(candidate.model.name).observe(elapsed)
-        return result
-
-    try:
-        vectors, tokens = await with_fallback(state, decision, ctx, attempt)
-        record_usage(state, decision, ctx, {"prompt_tokens": tokens, "completion_tokens": 0})
-    finally:
-        await settle(state, admission, ctx)
-    body = embedding_response(
-        vectors,
-        model=ctx.bedrock_id,
-        prompt_tokens=tokens,
-        encoding_format=req.encoding_format or "float",
-    )
-    return Response(orjson.dumps(body), media_type="application/json", headers=ctx.headers())
-
-
-async def _embed(
-    bedrock: BedrockClient,
-    model_id: str,
-    texts: Sequence[str],
-    dimensions: int | None,
-    timeout: float,
-    request_ids: list[str],
-) -> tuple[Vectors, int]:
-    """The vectors and input tokens; ``request_ids`` gains Bedrock's id of each call made."""
-    if embedding_family(model_id) == "cohere-v3":
-        return await _embed_cohere(bedrock, model_id, texts, dimensions, timeout, request_ids)
-    return await _embed_titan(bedrock, model_id, texts, dimensions, timeout, request_ids)
-
-
-async def _embed_titan(
-    bedrock: BedrockClient,
-    model_id: str,
-    texts: Sequence[str],
-    dimensions: int | None,
-    timeout: float,
-    request_ids: list[str],
-) -> tuple[Vectors, int]:
-    limit = asyncio.Semaphore(CONCURRENT_CALLS)
-    family = embedding_family(model_id)
-    bodies = [
-        orjson.dumps(titan_body(text, dimensions=dimensions, family=family)) for text in texts
-    ]
-
-    async def one(body: bytes) -> tuple[list[float], int]:
-        async with limit:
-            result = await bedrock.invoke_model(model_id, body, timeout=timeout)
-        request_ids.append(result.headers.get("x-amzn-RequestId", ""))
-        _check(model_id, titan_problem(result.body))
-        return parse_titan(result.body)
-
-    results = await asyncio.gather(*(one(b) for b in bodies))
-    return [vector for vector, _ in results], sum(tokens for _, tokens in results)
-
-
-async def _embed_cohere(
-    bedrock: BedrockClient,
-    model_id: str,
-    texts: Sequence[str],
-    dimensions: int | None,
-    timeout: float,
-    request_ids: list[str],
-) -> tuple[Vectors, int]:
-    async def one(body: dict[str, Any]) -> tuple[Vectors, int]:
-        result = await bedrock.invoke_model(model_id, orjson.dumps(body), timeout=timeout)
-        request_ids.append(result.headers.get("x-amzn-RequestId", ""))
-        _check(model_id, cohere_problem(result.body))
-        header = result.headers.get("x-amzn-bedrock-input-token-count", "")
-        batch = body.get("texts", [])
-        tokens = int(header) if header.isdigit() else estimate_tokens(batch)
-        return parse_cohere(result.body), tokens
-
-    bodies = cohere_bodies(texts, dimensions=dimensions)  # refuses other than 1024 dimensions
-    results = await asyncio.gather(*(one(b) for b in bodies))
-    return [v for vectors, _ in results for v in vectors], sum(t for _, t in results)
-
-
-def _check(model_id: str, problem: str | None) -> None:
-    """A 200 that is not an embedding answer is a 502 naming the model (never a 500)."""
-    if problem is not None:
-        raise UpstreamMalformedError(
-            f"Bedrock answered model {model_id} with a body that is not an embedding "
-            f"response: {problem}."
-        )
+    return render(await answer_embeddings(state, ctx, req, request.headers))

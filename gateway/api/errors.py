@@ -16,6 +16,7 @@ from gateway.errors import (
     NotFoundError,
     UpstreamError,
 )
+from gateway.service.context import note_disconnect
 
 log = logging.getLogger("gateway.errors")
 
@@ -40,11 +41,6 @@ def error_response(request: Request, err: GatewayError) -> Response:
         media_type="application/json",
         headers=headers,
     )
-
-
-def note_disconnect(request_id: str, when: str) -> None:
-    """A client that hung up: one INFO line, no traceback (it is not the gateway's fault)."""
-    log.info("client disconnected during the %s (request %s)", when, request_id)
 
 
 async def handle_gateway_error(request: Request, exc: Exception) -> Response:

@@ -16,7 +16,6 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.chat import serve_chat
 from gateway.api.deps import (
     authenticate,
     check_json_depth,
@@ -27,7 +26,7 @@ from gateway.api.deps import (
     requested_model,
 )
 from gateway.api.openapi import responses_request_body
-from gateway.api.streaming import ChunkEncoder
+from gateway.api.rendering import render
 from gateway.cache.responses import ResponseStore, StoredResponse
 from gateway.errors import InvalidRequestError, NotFoundError, UpstreamError
 from gateway.schemas.bounds import (
@@ -37,10 +36,12 @@ from gateway.schemas.bounds import (
 )
 from gateway.schemas.parse import parse_chat_request, parse_responses_request
 from gateway.schemas.responses import ResponsesRequest, stored_items
+from gateway.service.answer import serve_chat
 from gateway.service.chat import plan_parsed
 from gateway.service.context import CallContext, new_id
 from gateway.service.limiting import admit_caller
 from gateway.service.state import GatewayState
+from gateway.service.streaming import ChunkEncoder
 from gateway.translation.responses_in import chat_body
 from gateway.translation.responses_out import (
     input_item_records,
@@ -91,7 +92,9 @@ async def create_response(request: Request) -> Response:
     present = ResponsesPresenter(
         state, ctx, req, input_item_records(raw_input, new_id), conversation
     )
-    return await serve_chat(state, plan, ctx, request.headers.get("cache-control"), present)
+    return render(
+        await serve_chat(state, plan, ctx, request.headers.get("cache-control"), present)
+    )
 
 
 async def _bounded_body(request: Request, state: GatewayState, ctx: CallContext) -> dict[str, Any]:

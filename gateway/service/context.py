@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
 
 #: The response header that carries Bedrock's request id (to quote to AWS support).
 UPSTREAM_REQUEST_ID = "x-gateway-upstream-request-id"
@@ -64,3 +70,28 @@ class CallContext:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+
+DEBUG_TEXT_CHARS = 2000
+
+
+def note_debug(
+    ctx: CallContext, enabled: bool, messages: Sequence[BaseModel], completion: Mapping[str, Any]
+) -> None:
+    """With ``GATEWAY_LOG_PROMPTS`` (a debug setting, off by default) the request's line also
+    carries its last message and the answer, truncated. Never keys or credentials."""
+    if not enabled:
+        return
+    last = messages[-1].model_dump(mode="json").get("content")
+    prompt = last if isinstance(last, str) else orjson.dumps(last).decode()
+    choices = completion.get("choices") or [{}]
+    answer = (choices[0].get("message") or {}).get("content") or ""
+    ctx.debug = {"prompt": prompt[:DEBUG_TEXT_CHARS], "answer": str(answer)[:DEBUG_TEXT_CHARS]}
+
+
+_disconnects = logging.getLogger("gateway.errors")
+
+
+def note_disconnect(request_id: str, when: str) -> None:
+    """A client that hung up: one INFO line, no traceback (it is not the gateway's fault)."""
+    _disconnects.info("client disconnected during the %s (request %s)", when, request_id)

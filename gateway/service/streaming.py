@@ -1,4 +1,4 @@
-"""API: streamed chat answers — ConverseStream events to OpenAI SSE chunks, with fallback.
+"""Service: streamed chat answers — ConverseStream events to OpenAI SSE chunks, with fallback.
 
 A stream may fall back to the next candidate until its first byte reaches the client: the
 gateway reads Bedrock's stream up to the first event that carries content (Bedrock can answer
@@ -17,11 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-from starlette.responses import Response
 
-from gateway.api.access_log import note_debug
-from gateway.api.errors import note_disconnect
-from gateway.api.sse_response import EventStreamResponse
 from gateway.cache.answers import CachedAnswer, Delta
 from gateway.errors import UpstreamError, UpstreamMalformedError, UpstreamServerError
 from gateway.routing.decision import Candidate
@@ -29,9 +25,10 @@ from gateway.routing.engine import estimate_cost
 from gateway.service.accounting import note_prefix, record_usage, usage_cost
 from gateway.service.caching import CachePlan, store
 from gateway.service.chat import ChatPlan, check_converse, converse_bytes
-from gateway.service.context import CallContext
+from gateway.service.context import CallContext, note_debug, note_disconnect
 from gateway.service.fallback import note_failure, with_fallback
 from gateway.service.limiting import Admission, settle
+from gateway.service.replies import SSE_HEADERS, StreamReply
 from gateway.service.state import GatewayState
 from gateway.translation.prepared import PreparedConversation
 from gateway.translation.replay import converse_events
@@ -43,7 +40,6 @@ if TYPE_CHECKING:  # the client's module is imported by the app, not by every en
 
 DRAIN_S = 1.0
 CLIENT_GONE = 499  # the status a stream the client cut is counted and logged with
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _PREAMBLE_EVENTS = frozenset({"messageStart"})
 
 
@@ -116,7 +112,7 @@ async def stream_chat(
     cache_plan: CachePlan,
     admission: Admission,
     encoder: ChunkEncoder | None = None,
-) -> Response:
+) -> StreamReply:
 
     bedrock = state.require_bedrock()
 
@@ -157,7 +153,7 @@ async def stream_chat(
         prepared=plan.prepared,
         cost_of=functools.partial(usage_cost, model),
     )
-    return EventStreamResponse(
+    return StreamReply(
         _sse_body(
             state, plan, ctx, opened, translator, cache_plan, admission, encoder or ChatSSE()
         ),
@@ -284,7 +280,7 @@ def replay_stream(
     ctx: CallContext,
     encoder: ChunkEncoder | None = None,
     completion: dict[str, Any] | None = None,
-) -> Response:
+) -> StreamReply:
     """A cache hit, streamed in the stored chunking."""
     out = encoder or ChatSSE()
 
@@ -293,4 +289,4 @@ def replay_stream(
             yield out.encode([chunk])
         yield await out.finish(completion or {})
 
-    return EventStreamResponse(body(), headers=ctx.headers() | SSE_HEADERS)
+    return StreamReply(body(), headers=ctx.headers() | SSE_HEADERS)

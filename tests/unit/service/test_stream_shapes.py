@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from gateway.api.streaming import ChatSSE, _feed
 from gateway.errors import UpstreamMalformedError
 from gateway.schemas import parse_chat_request
+from gateway.service.streaming import ChatSSE, _feed
 from gateway.translation.openai_to_converse import prepare_conversation
 from gateway.translation.stream import StreamTranslator
 
