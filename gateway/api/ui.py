@@ -124,12 +124,7 @@ def _model_rows(
 
 def _bench_notes(state: GatewayState) -> dict[str, str]:
     """Model -> why it is benched (model-level refusals, discovery), for the status column."""
-    notes: dict[str, str] = {}
-    for entry in state.stats.bench.active():
-        needs = "+".join(feature_names(entry.features))
-        what = f"benched for {needs}" if entry.features else "benched"
-        notes[entry.model] = f"{what}: {entry.reason}"
-    return notes
+    return {entry.model: entry.describe() for entry in state.stats.bench.active()}
 
 
 def _details(fallbacks: list[str], excluded: list[str]) -> str:

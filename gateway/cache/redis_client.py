@@ -71,6 +71,20 @@ def _cluster_client(url: str, *, timeout_s: float, max_connections: int) -> Redi
     return cast(Redis, cluster)
 
 
+def _pool(url: str, *, timeout_s: float, max_connections: int) -> BlockingConnectionPool:
+    """One server's pool: blocks at most ``timeout_s`` for a free connection."""
+    return BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        socket_keepalive=True,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+    )
+
+
 class RedisConnection:
     """A ``redis.asyncio.Redis`` on one pool, with a key prefix and fail-open bookkeeping."""
 
@@ -114,25 +128,17 @@ class RedisConnection:
         No connection is opened here; the first call connects. The pool blocks at most
         ``timeout_s`` for a free connection; redis-py's own retries are off (we pause instead).
         """
-        if is_cluster_url(url):
+        cluster = is_cluster_url(url)
+        if cluster:
             client = _cluster_client(url, timeout_s=timeout_s, max_connections=max_connections)
-            conn = cls(
-                client, timeout_s=timeout_s, prefix=prefix, on_error=on_error, pause_s=pause_s
+        else:
+            client = Redis.from_pool(
+                _pool(url, timeout_s=timeout_s, max_connections=max_connections)
             )
+        conn = cls(client, timeout_s=timeout_s, prefix=prefix, on_error=on_error, pause_s=pause_s)
+        if cluster:
             conn._cluster_init = asyncio.Lock()
-            return conn
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout_s,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            socket_keepalive=True,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=30,
-        )
-        client = Redis.from_pool(pool)
-        return cls(client, timeout_s=timeout_s, prefix=prefix, on_error=on_error, pause_s=pause_s)
+        return conn
 
     # -- state -----------------------------------------------------------------------------
 

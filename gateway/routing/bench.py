@@ -33,6 +33,12 @@ class BenchEntry:
     features: int = 0
     source: str = "refusal"
 
+    def describe(self) -> str:
+        """``benched: <reason>``, or ``benched for tools+streaming: <reason>`` (explain, /ui)."""
+        if self.features == 0:
+            return f"benched: {self.reason}"
+        return f"benched for {'+'.join(feature_names(self.features))}: {self.reason}"
+
 
 class ModelBench:
     """Benched models by catalogue name (one per worker; cheap to read on the hot path)."""
@@ -80,10 +86,8 @@ class ModelBench:
         for entry in entries:
             if entry.until <= t:
                 continue
-            if entry.features == 0:
-                return f"benched: {entry.reason}"
-            if entry.features & need == entry.features:
-                return f"benched for {'+'.join(feature_names(entry.features))}: {entry.reason}"
+            if entry.features & need == entry.features:  # always true for a whole-model bench
+                return entry.describe()
         return ""
 
     def active(self, now: float | None = None) -> list[BenchEntry]:
