@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         "--region",
         help="AWS region to check inference profiles for (default: AWS_REGION, the profile's)",
     )
-    from gateway.compare import add_compare_parser
+    from gateway.compare_args import add_compare_parser
     from gateway.models_command import add_models_parser
 
     add_compare_parser(sub)
@@ -191,6 +191,9 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
         "access_log": False,
         "log_config": None,
         "timeout_graceful_shutdown": 30,
+        "ws": "none",  # no WebSocket endpoints, so not the websockets import either
+        "proxy_headers": False,  # nothing reads the client address: no per-request rewrite
+        "server_header": False,
     }
     try:
         if args.workers > 1:  # each worker builds its own app; the supervisor only checks

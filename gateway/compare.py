@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from tqdm import tqdm
 
+from gateway.compare_args import add_compare_parser
 from gateway.compare_report import html_page, table
 from gateway.errors import GatewayError
 from gateway.providers.aws_config import policy_region
@@ -50,27 +51,6 @@ class Workload:
     stream: bool
 
 
-def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """``gateway compare``'s arguments, on the CLI's subparsers."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "compare", help="replay chat requests against several models and compare them"
-    )
-    parser.add_argument("requests", help="JSONL file: one OpenAI chat request body per line")
-    parser.add_argument("--policy", required=True, help="policy file or folder (the catalogue)")
-    parser.add_argument(
-        "--models",
-        required=True,
-        help="comma-separated catalogue names; the first is the reference",
-    )
-    parser.add_argument("--concurrency", type=int, default=4, help="calls at once (default 4)")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per call")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument(
-        "--html", metavar="FILE", type=Path, help="also write the comparison and its chart as HTML"
-    )
-    return parser
-
-
 def run_compare(args: argparse.Namespace) -> int:
     """0 when every call was made (failed calls are figures, not errors); 2 on bad input."""
     try:
@@ -86,9 +66,7 @@ def run_compare(args: argparse.Namespace) -> int:
     residency = policy.defaults.residency_rank
     show = not args.json and sys.stderr.isatty()
     with progress_bar(len(workload) * len(models), show) as bar:
-        result = asyncio.run(
-            _replay(workload, models, args.concurrency, timeout, residency, bar)
-        )
+        result = asyncio.run(_replay(workload, models, args.concurrency, timeout, residency, bar))
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() if args.json else table(result))
     if args.html is not None:
         args.html.write_text(html_page(result), encoding="utf-8")

@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.compare import add_compare_parser, read_requests, run_compare
+from gateway.compare import read_requests, run_compare
+from gateway.compare_args import add_compare_parser
 from gateway.emulator.answers import answer
 from gateway.emulator.runner import RunningEmulator
 from gateway.routing import load_policy
