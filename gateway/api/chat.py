@@ -14,6 +14,7 @@ from gateway.api.deps import (
     get_state,
     read_body,
     request_bounds,
+    request_headers,
     requested_model,
 )
 from gateway.api.openapi import chat_request_body
@@ -45,7 +46,7 @@ async def plan_chat(
     check_chat_counts(body, bounds)
     check_json_depth(body, raw)
     return await plan_parsed(
-        state, ctx, parse_chat_request(body), request.headers, stats=stats
+        state, ctx, parse_chat_request(body), request_headers(request), stats=stats
     )
 
 
@@ -58,4 +59,5 @@ async def chat_completions(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call
     plan = await plan_chat(request, state, ctx)
-    return render(await serve_chat(state, plan, ctx, request.headers.get("cache-control"), CHAT))
+    cache_control = request_headers(request).get("cache-control")
+    return render(await serve_chat(state, plan, ctx, cache_control, CHAT))

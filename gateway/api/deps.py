@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import hmac
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ from gateway.service.state import GatewayState
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 MAX_JSON_DEPTH = 64
+_HEADERS_KEY = "gateway.headers"
 LARGE_BODY_BYTES = 1024 * 1024
 
 
@@ -40,8 +42,20 @@ def get_state(request: Request) -> GatewayState:
     return state
 
 
+def request_headers(request: Request) -> Mapping[str, str]:
+    """The request's headers as one dict (lowercase names; the first of repeated ones, as
+    Starlette's ``Headers.get`` answers), built once per request: the model endpoints look up
+    several headers and hand them to routing, where each Starlette lookup scans the list."""
+    scope = request.scope
+    headers: dict[str, str] | None = scope.get(_HEADERS_KEY)
+    if headers is None:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
+        scope[_HEADERS_KEY] = headers
+    return headers
+
+
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+    header = request_headers(request).get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
         raise AuthenticationError(
@@ -78,14 +92,13 @@ def requested_model(body: dict[str, Any]) -> str:
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body; refused with 413 before reading past ``max_bytes``; a client that hangs
-    up before its body arrived is a ``ClientDisconnectedError`` (499)."""
-    declared = request.headers.get("content-length")
+    """The raw body; refused with 413 before reading past ``max_bytes`` (at once when the
+    declared length is over it); a client that hangs up before its body arrived is a
+    ``ClientDisconnectedError`` (499)."""
+    declared = request_headers(request).get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
     try:
-        if declared is not None and declared.isdigit():
-            if int(declared) > max_bytes:
-                raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
-            return await request.body()  # the server stops at the declared length
         return await read_bounded(request, max_bytes)
     except ClientDisconnect:
         raise ClientDisconnectedError(
@@ -137,15 +150,26 @@ def check_json_depth(data: Any, raw: bytes) -> None:
 
 
 async def read_bounded(request: Request, max_bytes: int) -> bytes:
-    """A body of unknown length (chunked upload), refused as soon as it passes the limit."""
+    """The body as the server hands it over (one piece when its length was declared),
+    refused as soon as it passes the limit; read from ``receive`` directly (Starlette's
+    ``stream()`` is an async generator the loop tracks, per request)."""
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
             raise RequestTooLargeError(f"Request body exceeds the limit of {max_bytes} bytes.")
+        if not message.get("more_body", False):
+            if not chunks:
+                return chunk
+            chunks.append(chunk)
+            return b"".join(chunks)
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _may_nest_deeper(raw: bytes, limit: int) -> bool:

@@ -7,7 +7,13 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.deps import authenticate, get_state, read_json_body, requested_model
+from gateway.api.deps import (
+    authenticate,
+    get_state,
+    read_json_body,
+    request_headers,
+    requested_model,
+)
 from gateway.api.openapi import embedding_request_body
 from gateway.api.rendering import render
 from gateway.schemas.parse import parse_embedding_request
@@ -16,6 +22,7 @@ from gateway.service.embeddings import answer_embeddings
 from gateway.service.limiting import admit_caller
 
 router = APIRouter()
+
 
 @router.post("/v1/embeddings", openapi_extra=embedding_request_body())
 async def embeddings(request: Request) -> Response:
@@ -26,4 +33,4 @@ async def embeddings(request: Request) -> Response:
     body = await read_json_body(request, state.settings.max_body_bytes)
     ctx.requested = requested_model(body)
     req = parse_embedding_request(body)
-    return render(await answer_embeddings(state, ctx, req, request.headers))
+    return render(await answer_embeddings(state, ctx, req, request_headers(request)))

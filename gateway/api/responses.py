@@ -23,6 +23,7 @@ from gateway.api.deps import (
     get_state,
     read_body,
     request_bounds,
+    request_headers,
     requested_model,
 )
 from gateway.api.openapi import responses_request_body
@@ -85,16 +86,15 @@ async def create_response(request: Request) -> Response:
         conversation = prior.conversation
     translated = chat_body(req, stored_items(conversation))
     check_conversation_length(len(translated["messages"]), request_bounds(state.settings))
-    plan = await plan_parsed(state, ctx, parse_chat_request(translated), request.headers)
+    headers = request_headers(request)
+    plan = await plan_parsed(state, ctx, parse_chat_request(translated), headers)
     raw_input = body["input"]
     if isinstance(raw_input, str):
         raw_input = [{"type": "message", "role": "user", "content": raw_input}]
     present = ResponsesPresenter(
         state, ctx, req, input_item_records(raw_input, new_id), conversation
     )
-    return render(
-        await serve_chat(state, plan, ctx, request.headers.get("cache-control"), present)
-    )
+    return render(await serve_chat(state, plan, ctx, headers.get("cache-control"), present))
 
 
 async def _bounded_body(request: Request, state: GatewayState, ctx: CallContext) -> dict[str, Any]:

@@ -67,8 +67,9 @@ async def plan_parsed(
     """A parsed chat request translated and routed (``headers``: the request's, lowercase,
     for header rules and the shadow opt-out). The HTTP layer has checked the caller and
     bounded the body; ``/v1/responses`` builds ``req`` from its own body."""
-    if req.extras:
-        check_extras(req.extras, state.policy.extra_fields)
+    extras = req.extras  # a pydantic private attribute: read once
+    if extras:
+        check_extras(extras, state.policy.extra_fields)
     tier = requested_tier(req.service_tier)
     images = await _fetch_images(state, req)
     prepared = prepare_conversation(
@@ -94,8 +95,8 @@ async def plan_parsed(
     ctx.route = decision.route
     ctx.strategy = decision.strategy
     ctx.deadline = time.monotonic() + decision.timeout_s
-    if req.extras:
-        check_extras(req.extras, decision.levers.extra_fields)
+    if extras:
+        check_extras(extras, decision.levers.extra_fields)
     first = decision.candidates[0]
     ctx.model, ctx.bedrock_id = first.model.name, first.call_id
     return ChatPlan(
