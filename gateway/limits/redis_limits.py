@@ -41,13 +41,13 @@ from gateway.routing.policy import RateLimit
 T = TypeVar("T")
 
 
-
 def slot_tag(name: str) -> str:
     """``{name}``: a Redis Cluster hash tag that keeps one tenant's keys (and so every Lua
     script's keys) in one slot whatever the name holds: braces, which would end or empty the
     tag, and ``%`` are percent-encoded."""
     escaped = name.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
     return "{" + (escaped or "%") + "}"
+
 
 class RedisRunner(Protocol):
     """What this needs of ``gateway.cache.redis_client.RedisConnection`` (a sibling layer,
