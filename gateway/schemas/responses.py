@@ -1,9 +1,9 @@
 """Schemas (HTTP edge): pydantic models of the OpenAI Responses request, and what is refused.
 
-Top-level fields are closed (an unknown one is a 400 naming it, as OpenAI answers); items and
-parts ignore unknown keys, since clients resend output items with their ids and statuses.
-Known fields that Bedrock cannot honour are parsed so that ``check_responses`` can refuse
-them by name.
+Top-level fields are closed (an unknown one is a 400 naming it, as OpenAI answers, unless the
+route allows it in ``extra_fields``, as on chat); items and parts ignore unknown keys, since
+clients resend output items with their ids and statuses. Known fields that Bedrock cannot
+honour are parsed so that ``check_responses`` can refuse them by name.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from gateway.errors import UnsupportedParameterError
-from gateway.schemas.chat import NAME_PATTERN, ReasoningEffort
+from gateway.schemas.chat import NAME_PATTERN, ReasoningEffort, WithExtras
 
 
 class _Lenient(BaseModel):
@@ -195,10 +195,9 @@ class StreamOptions(_Lenient):
 # ---- the request ---------------------------------------------------------------------------
 
 
-class ResponsesRequest(BaseModel):
-    """``POST /v1/responses``. Unknown top-level fields are refused, as OpenAI does."""
-
-    model_config = ConfigDict(extra="forbid")
+class ResponsesRequest(WithExtras):
+    """``POST /v1/responses``. Unknown top-level fields are refused, as OpenAI does, unless
+    the route allows them (``extras``, passed on to the chat request it becomes)."""
 
     model: str
     input: str | list[InputItem] = Field(min_length=1)

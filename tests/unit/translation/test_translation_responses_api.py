@@ -11,7 +11,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from gateway.errors import InvalidRequestError
-from gateway.schemas.parse import parse_chat_request, parse_responses_request
+from gateway.schemas.parse import check_extras, parse_chat_request, parse_responses_request
 from gateway.schemas.responses import stored_items
 from gateway.translation.responses_in import chat_body
 from gateway.translation.responses_out import (
@@ -275,8 +275,15 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
 )
 def test_refusals_name_the_field(extra: dict[str, Any], param: str) -> None:
     with pytest.raises(InvalidRequestError) as err:
-        parse_responses_request({"model": "m", "input": "hi"} | extra)
+        req = parse_responses_request({"model": "m", "input": "hi"} | extra)
+        check_extras(req.extras, ())  # a gateway whose routes allow no extra field
     assert err.value.param == param
+
+
+def test_unknown_fields_are_kept_aside_for_the_route() -> None:
+    req = parse_responses_request({"model": "m", "input": "hi", "top_k": 5, "min_p": 0.1})
+    assert req.extras == {"top_k": 5, "min_p": 0.1}
+    assert "top_k" not in chat_body(req)  # never read as a chat field: only the route's lever
 
 
 def test_accepted_without_effect() -> None:
