@@ -87,7 +87,9 @@ async def create_response(request: Request) -> Response:
     translated = chat_body(req, stored_items(conversation))
     check_conversation_length(len(translated["messages"]), request_bounds(state.settings))
     headers = request_headers(request)
-    plan = await plan_parsed(state, ctx, parse_chat_request(translated), headers)
+    chat = parse_chat_request(translated)
+    chat.extras = req.extras  # checked against the route and sent as on chat completions
+    plan = await plan_parsed(state, ctx, chat, headers)
     raw_input = body["input"]
     if isinstance(raw_input, str):
         raw_input = [{"type": "message", "role": "user", "content": raw_input}]

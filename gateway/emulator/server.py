@@ -52,6 +52,8 @@ UNSUPPORTED_INVOKE = (
     "cohere.embed-*); use Converse or ConverseStream for {model_id}."
 )
 STATE_KEY = web.AppKey("emulator_state", EmulatorState)
+#: The ``additionalModelRequestFields`` of a Converse body, kept for the call log.
+_FIELDS_KEY = web.RequestKey("additional_fields", dict)
 
 
 class _HangUp(Exception):
@@ -107,7 +109,7 @@ class _Operations:
             status = response.status
             return response
         finally:
-            self.state.log_call(operation, model_id, status)
+            self.state.log_call(operation, model_id, status, request.get(_FIELDS_KEY))
 
     def _check_model(
         self, model_id: str, operation: str, region: str
@@ -141,6 +143,9 @@ class _Operations:
             return self._invoke(ref, payload, started)
         if not isinstance(payload, dict):
             raise validation_error("Malformed input request: the body must be a JSON object.")
+        fields = payload.get("additionalModelRequestFields")
+        if isinstance(fields, dict):
+            request[_FIELDS_KEY] = fields
         self.validator.validate(operation, model_id, payload)
         if caps is not None:
             check_request(caps, operation, payload, region)

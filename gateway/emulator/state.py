@@ -59,6 +59,8 @@ class CallRecord:
     model_id: str
     status: int
     ts: float
+    #: A Converse call's ``additionalModelRequestFields``, so tests see what was passed through.
+    additional_fields: dict[str, Any] | None = None
 
 
 def _applies(fault: Fault, operation: str) -> bool:
@@ -194,9 +196,15 @@ class EmulatorState:
                 per_model = self._counts[model_id] = dict.fromkeys(OPERATIONS, 0)
             per_model[operation] = per_model.get(operation, 0) + 1
 
-    def log_call(self, operation: str, model_id: str, status: int) -> None:
+    def log_call(
+        self,
+        operation: str,
+        model_id: str,
+        status: int,
+        additional_fields: dict[str, Any] | None = None,
+    ) -> None:
         """Append a finished call to the log (the last 1000 are kept)."""
-        record = CallRecord(operation, model_id, status, time.time())
+        record = CallRecord(operation, model_id, status, time.time(), additional_fields)
         with self._lock:
             self._calls.append(record)
 

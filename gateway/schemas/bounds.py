@@ -1,4 +1,5 @@
-"""Schemas (HTTP edge): caps on the counts a chat body may hold, checked before validation.
+"""Schemas (HTTP edge): caps on the counts a chat or Responses body may hold, checked before
+validation (one implementation for both: Responses items are held to chat's message caps).
 
 pydantic validates every element it is given, so a 30 MB body of 900,000 tiny messages costs
 tens of seconds of the event loop and gigabytes before any rule could refuse it. The caps
@@ -42,67 +43,76 @@ def check_chat_bytes(raw: bytes, bounds: RequestBounds, field: str = "messages")
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Conversation:
+    """Where a body keeps its turns: the list ``field``, and in each turn the keys holding a
+    string or a list of content parts (the same caps apply to chat and Responses)."""
+
+    field: str
+    noun: str
+    keys: tuple[str, ...]
+
+
+_CHAT = _Conversation("messages", "the messages hold", ("content",))
+# Responses: message items keep parts in ``content``, function_call_output items in ``output``.
+_RESPONSES = _Conversation("input", "the items hold", ("content", "output"))
+
+
 def check_chat_counts(body: Mapping[str, Any], bounds: RequestBounds) -> None:
-    """Refuse too many messages, content parts (all messages together) or tools."""
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        _check_length("messages", messages, bounds.max_messages)
-        parts = 0
-        for index, message in enumerate(messages):
-            content = message.get("content") if isinstance(message, dict) else None
-            if isinstance(content, list):
-                parts += len(content)
-                _check_texts(index, content)
-            elif isinstance(content, str):
-                _check_text(f"messages[{index}].content", content)
-        if parts > bounds.max_content_parts:
-            raise InvalidRequestError(
-                f"Invalid 'messages': the messages hold {parts} content parts together; at "
-                f"most {bounds.max_content_parts} are accepted.",
-                param="messages",
-            )
+    """Refuse too many messages, content parts (all messages together), a text too long, or
+    too many tools."""
+    _check_conversation(_CHAT, body.get("messages"), bounds)
     for field in ("tools", "functions"):
-        value = body.get(field)
-        if isinstance(value, list):
-            _check_length(field, value, bounds.max_tools)
-
-
-def _check_texts(index: int, parts: list[Any]) -> None:
-    for number, part in enumerate(parts):
-        text = part.get("text") if isinstance(part, dict) else None
-        if isinstance(text, str):
-            _check_text(f"messages[{index}].content[{number}].text", text)
-
-
-def _check_text(field: str, text: str) -> None:
-    if len(text) > MAX_TEXT_CHARS:
-        raise InvalidRequestError(
-            f"Invalid '{field}': string too long. Expected a string with maximum length "
-            f"{MAX_TEXT_CHARS}, but got a string with length {len(text)} instead.",
-            param=field,
-        )
+        _check_length(field, body.get(field), bounds.max_tools)
 
 
 def check_responses_counts(body: Mapping[str, Any], bounds: RequestBounds) -> None:
-    """A Responses body's caps: ``input`` items as messages, their content parts, tools."""
-    items = body.get("input")
-    if isinstance(items, list):
-        _check_length("input", items, bounds.max_messages)
-        parts = 0
-        for item in items:
-            for key in ("content", "output"):
-                value = item.get(key) if isinstance(item, dict) else None
-                if isinstance(value, list):
-                    parts += len(value)
-        if parts > bounds.max_content_parts:
-            raise InvalidRequestError(
-                f"Invalid 'input': the items hold {parts} content parts together; at most "
-                f"{bounds.max_content_parts} are accepted.",
-                param="input",
-            )
-    tools = body.get("tools")
-    if isinstance(tools, list):
-        _check_length("tools", tools, bounds.max_tools)
+    """A Responses body's caps, chat's: ``input`` items as messages, their content parts
+    and texts (``instructions`` and a string ``input`` are one message's text), tools."""
+    for field in ("instructions", "input"):
+        _check_text(field, body.get(field))
+    _check_conversation(_RESPONSES, body.get("input"), bounds)
+    _check_length("tools", body.get("tools"), bounds.max_tools)
+
+
+def _check_conversation(where: _Conversation, turns: Any, bounds: RequestBounds) -> None:
+    if not isinstance(turns, list):
+        return  # a string (Responses) or a wrong shape, which pydantic refuses
+    _check_length(where.field, turns, bounds.max_messages)
+    parts = 0
+    for index, turn in enumerate(turns):
+        if not isinstance(turn, dict):
+            continue
+        for key in where.keys:
+            value = turn.get(key)
+            if isinstance(value, list):
+                parts += len(value)
+                for number, part in enumerate(value):
+                    text = part.get("text") if isinstance(part, dict) else None
+                    if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
+                        raise _too_long(f"{where.field}[{index}].{key}[{number}].text", text)
+            elif isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+                raise _too_long(f"{where.field}[{index}].{key}", value)
+    if parts > bounds.max_content_parts:
+        raise InvalidRequestError(
+            f"Invalid '{where.field}': {where.noun} {parts} content parts together; at most "
+            f"{bounds.max_content_parts} are accepted.",
+            param=where.field,
+        )
+
+
+def _check_text(field: str, text: Any) -> None:
+    """One message's text is capped at OpenAI's limit; a non-string is pydantic's to refuse."""
+    if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
+        raise _too_long(field, text)
+
+
+def _too_long(field: str, text: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"Invalid '{field}': string too long. Expected a string with maximum length "
+        f"{MAX_TEXT_CHARS}, but got a string with length {len(text)} instead.",
+        param=field,
+    )
 
 
 def check_conversation_length(messages: int, bounds: RequestBounds) -> None:
@@ -115,8 +125,8 @@ def check_conversation_length(messages: int, bounds: RequestBounds) -> None:
         )
 
 
-def _check_length(field: str, value: list[Any], limit: int) -> None:
-    if len(value) > limit:
+def _check_length(field: str, value: Any, limit: int) -> None:
+    if isinstance(value, list) and len(value) > limit:
         raise InvalidRequestError(
             f"Invalid '{field}': array too long. Expected an array with maximum length {limit}, "
             f"but got an array with length {len(value)} instead.",

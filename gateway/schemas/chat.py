@@ -193,10 +193,26 @@ class StreamOptions(_Lenient):
 # ---- the request ---------------------------------------------------------------------------
 
 
-class ChatCompletionRequest(BaseModel):
-    """``POST /v1/chat/completions``. Unknown top-level fields are refused, as OpenAI does."""
+class WithExtras(BaseModel):
+    """A request body whose top-level fields outside its schema are kept aside (set by
+    ``schemas.parse``): a route may allow them as Bedrock ``additionalModelRequestFields``."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _extras: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        return self._extras
+
+    @extras.setter
+    def extras(self, value: dict[str, Any]) -> None:
+        self._extras = value
+
+
+class ChatCompletionRequest(WithExtras):
+    """``POST /v1/chat/completions``. Unknown top-level fields are refused, as OpenAI does,
+    unless the route allows them (``extras``)."""
 
     model: str
     messages: list[Message] = Field(min_length=1)
@@ -232,16 +248,6 @@ class ChatCompletionRequest(BaseModel):
     verbosity: Literal["low", "medium", "high"] | None = None
     functions: list[FunctionDefinition] | None = None
     function_call: Literal["none", "auto"] | FunctionCallChoice | None = None
-    #: Top-level fields outside this schema (set by ``parse_chat_request``).
-    _extras: dict[str, Any] = PrivateAttr(default_factory=dict)
-
-    @property
-    def extras(self) -> dict[str, Any]:
-        return self._extras
-
-    @extras.setter
-    def extras(self, value: dict[str, Any]) -> None:
-        self._extras = value
 
     @model_validator(mode="after")
     def _map_deprecated_functions(self) -> ChatCompletionRequest:

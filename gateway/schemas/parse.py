@@ -39,11 +39,7 @@ def parse_chat_request(obj: object) -> ChatCompletionRequest:
     """Validate a decoded JSON body as a chat request and apply the support policy. Unknown
     top-level fields are kept aside (``req.extras``): a route may allow them as Bedrock
     ``additionalModelRequestFields``; ``check_extras`` refuses the others."""
-    body = _require_object(obj)
-    known = ChatCompletionRequest.model_fields
-    extras = {key: value for key, value in body.items() if key not in known}
-    if extras:
-        body = {key: value for key, value in body.items() if key in known}
+    body, extras = _split_extras(_require_object(obj), ChatCompletionRequest.model_fields)
     try:
         req = ChatCompletionRequest.model_validate(body, strict=True)
     except ValidationError as exc:
@@ -51,6 +47,17 @@ def parse_chat_request(obj: object) -> ChatCompletionRequest:
     check_supported(req)
     req.extras = extras
     return req
+
+
+def _split_extras(
+    body: Mapping[str, Any], known: Collection[str]
+) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """The body's schema fields, and its other top-level fields (the candidates for a route's
+    ``extra_fields``), so chat and Responses keep them aside the same way."""
+    extras = {key: value for key, value in body.items() if key not in known}
+    if extras:
+        body = {key: value for key, value in body.items() if key in known}
+    return body, extras
 
 
 def check_extras(extras: Mapping[str, Any], allowed: Collection[str]) -> None:
@@ -61,13 +68,16 @@ def check_extras(extras: Mapping[str, Any], allowed: Collection[str]) -> None:
 
 
 def parse_responses_request(obj: object) -> ResponsesRequest:
-    """Validate a decoded JSON body as a Responses request and refuse what Bedrock lacks."""
-    body = _require_object(obj)
+    """Validate a decoded JSON body as a Responses request and refuse what Bedrock lacks.
+    Unknown top-level fields are kept aside (``req.extras``) as on chat: the chat request
+    it becomes carries them, and ``check_extras`` refuses those the route does not allow."""
+    body, extras = _split_extras(_require_object(obj), ResponsesRequest.model_fields)
     try:
         req = ResponsesRequest.model_validate(body)
     except ValidationError as exc:
         raise _to_invalid_request(exc, body) from None
     check_responses(req)
+    req.extras = extras
     return req
 
 

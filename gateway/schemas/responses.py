@@ -1,9 +1,9 @@
 """Schemas (HTTP edge): pydantic models of the OpenAI Responses request, and what is refused.
 
-Top-level fields are closed (an unknown one is a 400 naming it, as OpenAI answers); items and
-parts ignore unknown keys, since clients resend output items with their ids and statuses.
-Known fields that Bedrock cannot honour are parsed so that ``check_responses`` can refuse
-them by name.
+Top-level fields are closed (an unknown one is a 400 naming it, as OpenAI answers, unless the
+route allows it in ``extra_fields``, as on chat); items and parts ignore unknown keys, since
+clients resend output items with their ids and statuses. Known fields that Bedrock cannot
+honour are parsed so that ``check_responses`` can refuse them by name.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from gateway.errors import UnsupportedParameterError
-from gateway.schemas.chat import NAME_PATTERN, ReasoningEffort
+from gateway.schemas.chat import NAME_PATTERN, ReasoningEffort, WithExtras
 
 
 class _Lenient(BaseModel):
@@ -195,10 +195,9 @@ class StreamOptions(_Lenient):
 # ---- the request ---------------------------------------------------------------------------
 
 
-class ResponsesRequest(BaseModel):
-    """``POST /v1/responses``. Unknown top-level fields are refused, as OpenAI does."""
-
-    model_config = ConfigDict(extra="forbid")
+class ResponsesRequest(WithExtras):
+    """``POST /v1/responses``. Unknown top-level fields are refused, as OpenAI does, unless
+    the route allows them (``extras``, passed on to the chat request it becomes)."""
 
     model: str
     input: str | list[InputItem] = Field(min_length=1)
@@ -254,7 +253,13 @@ REFUSED: tuple[tuple[str, str], ...] = (
     ("top_logprobs", "Bedrock returns no log probabilities"),
     ("include", "values other than reasoning.encrypted_content and output_text logprobs"),
     ("context_management", "server-side compaction"),
+    ("prompt_cache_retention", "OpenAI's prompt-cache retention policy"),
     ("input items", "input_file, input_audio, image file_id, item_reference, hosted tool items"),
+    (
+        "input parts",
+        "images outside user messages (system, developer, assistant, function_call_output) "
+        "and refusal parts in user messages: the translation would drop them",
+    ),
 )
 """What ``POST /v1/responses`` refuses with a 400 naming the field, and why (the README list)."""
 
@@ -298,14 +303,29 @@ def _check_items(items: list[InputItem]) -> None:
     for i, item in enumerate(items):
         if isinstance(item, OtherItem):
             raise _refuse(f"input[{i}].type", f"'{item.type}'")
-        parts: list[Any] = []
         if isinstance(item, MessageItem) and not isinstance(item.content, str):
-            parts = item.content
-        for j, part in enumerate(parts):
-            if isinstance(part, InputFile):
-                raise _refuse(f"input[{i}].content[{j}].type", f"'{part.type}'")
-            if isinstance(part, InputImage) and not part.image_url:
-                raise _refuse(f"input[{i}].content[{j}].file_id", "(uploaded files)")
+            _check_parts(f"input[{i}].content", item.content, item.role)
+        elif isinstance(item, FunctionCallOutputItem) and not isinstance(item.output, str):
+            _check_parts(f"input[{i}].output", item.output, None)
+
+
+def _check_parts(field: str, parts: list[Any], role: str | None) -> None:
+    """``role``: the message's; None for a function_call_output (its parts become the tool
+    result's text). A part that the translation would drop is refused, never lost silently:
+    images reach the model from user messages only, refusals from the other places."""
+    for j, part in enumerate(parts):
+        if isinstance(part, InputFile):
+            raise _refuse(f"{field}[{j}].type", f"'{part.type}'")
+        if isinstance(part, InputImage) and not part.image_url:
+            raise _refuse(f"{field}[{j}].file_id", "(uploaded files)")
+        image = isinstance(part, InputImage)
+        if (image and role != "user") or (isinstance(part, Refusal) and role == "user"):
+            where = f"a '{role}' message" if role else "a function_call_output"
+            raise UnsupportedParameterError(
+                f"Unsupported parameter: '{field}[{j}].type': '{part.type}' parts in {where} "
+                "are not supported by this gateway (they would not reach the model).",
+                param=f"{field}[{j}].type",
+            )
 
 
 def stored_items(items: list[dict[str, Any]]) -> list[InputItem]:

@@ -5,6 +5,7 @@ refuses cache points, tiers, latency and documents a model or region does not of
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,9 +184,25 @@ def test_latency_optimized_route_is_priced_as_optimized(api: openai.OpenAI) -> N
     )
 
 
-def test_extra_field_allowed_by_the_route(api: openai.OpenAI) -> None:
+def _fields_sent(emulator: RunningEmulator, operation: str) -> Any:
+    """The ``additionalModelRequestFields`` of the one call since the log was reset (the
+    emulator logs a stream once it has written it, which may be just after the client read it)."""
+    deadline = time.monotonic() + 10
+    while not (calls := [c for c in emulator.state.calls() if c["operation"] == operation]):
+        assert time.monotonic() < deadline, emulator.state.calls()
+        time.sleep(0.01)
+    assert len(calls) == 1, calls
+    return calls[0]["additional_fields"]
+
+
+def test_extra_field_allowed_by_the_route(
+    api: openai.OpenAI, levers_gateway: tuple[GatewayServer, RunningEmulator]
+) -> None:
+    emulator = levers_gateway[1]
+    emulator.state.reset_calls()
     raw = _ask(api, "open", "Be brief.", "top k", extra_body={"top_k": 5})
     assert raw.parse().choices[0].message.content
+    assert _fields_sent(emulator, "converse") == {"top_k": 5}
 
 
 @pytest.mark.parametrize(
@@ -350,3 +367,43 @@ def test_responses_unknown_service_tier_is_a_400(api: openai.OpenAI) -> None:
         api.responses.create(model="batch", input="x", service_tier="turbo", store=False)  # type: ignore[arg-type]
     assert info.value.body is not None
     assert info.value.body["param"] == "service_tier"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_extra_field_allowed_by_the_route(
+    api: openai.OpenAI, levers_gateway: tuple[GatewayServer, RunningEmulator], stream: bool
+) -> None:
+    """The route's ``extra_fields`` apply to /v1/responses as to chat: sent to Bedrock as
+    ``additionalModelRequestFields``."""
+    emulator = levers_gateway[1]
+    emulator.state.reset_calls()
+    if stream:
+        events = list(
+            api.responses.create(
+                model="open", input="top k", store=False, stream=True, extra_body={"top_k": 7}
+            )
+        )
+        assert events[-1].type == "response.completed"
+    else:
+        response = api.responses.create(
+            model="open", input="top k", store=False, extra_body={"top_k": 7}
+        )
+        assert response.output_text
+    operation = "converse-stream" if stream else "converse"
+    assert _fields_sent(emulator, operation) == {"top_k": 7}
+
+
+@pytest.mark.parametrize(
+    ("route", "field"), [("cached", "top_k"), ("open", "min_p"), ("open", "foo")]
+)
+def test_responses_extra_field_not_allowed_is_a_400(
+    api: openai.OpenAI, route: str, field: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        api.responses.create(model=route, input="x", store=False, extra_body={field: 1})
+    body: Any = info.value.body
+    assert body["param"] == field
+    assert body["message"] == f"Unrecognized request argument supplied: {field}"
+    if route == "cached":  # refused after routing, as on chat
+        assert info.value.response.headers["x-gateway-route"] == "cached"
+        assert float(info.value.response.headers["x-gateway-cost-usd"]) == 0.0

@@ -16,6 +16,7 @@ from tests.support.responses_wire import validate_response
 from tests.support.servers import GatewayServer, running_gateway
 
 KIDS_KEY = "sk-e2e-kids"
+_IMAGE = {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="}
 ITEM: TypeAdapter[ResponseItem] = TypeAdapter(ResponseItem)
 
 
@@ -122,6 +123,16 @@ def test_streamed_response_is_stored(client: openai.OpenAI) -> None:
         ({"prompt": {"id": "pmpt_1"}}, "prompt"),
         ({"include": ["file_search_call.results"]}, "include"),
         ({"tool_choice": {"type": "web_search_preview"}}, "tool_choice.type"),
+        (
+            {"tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": []}},
+            "tool_choice.type",
+        ),
+        ({"tools": [{"type": "mcp", "server_label": "x"}]}, "tools[0].type"),
+        ({"tools": [{"type": "image_generation"}]}, "tools[0].type"),
+        ({"max_tool_calls": 2}, "max_tool_calls"),
+        ({"top_logprobs": 3}, "top_logprobs"),
+        ({"context_management": [{"type": "compaction"}]}, "context_management"),
+        ({"prompt_cache_retention": "24h"}, "prompt_cache_retention"),
         ({"no_such_field": 1}, "no_such_field"),
         ({"temperature": 3}, "temperature"),
     ],
@@ -153,6 +164,11 @@ def test_refused_fields_are_named(
         (
             {"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]},
             "input[0].content[0].file_id",
+        ),
+        ({"role": "system", "content": [_IMAGE]}, "input[0].content[0].type"),
+        (
+            {"type": "function_call_output", "call_id": "c", "output": [_IMAGE]},
+            "input[0].output[0].type",
         ),
     ],
 )

@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import openai
@@ -19,6 +20,7 @@ import pytest
 
 from gateway.config import sha256_hex
 from gateway.emulator.runner import RunningEmulator
+from gateway.schemas.bounds import MAX_TEXT_CHARS
 from tests.resilience.helpers import KEY, assert_openai_error, write_policy
 from tests.resilience.probes import measured
 from tests.support.servers import GatewayServer, running_gateway
@@ -278,6 +280,43 @@ def test_responses_count_caps_are_400_naming_the_field(
         client.responses.create(model="haiku", store=False, **body)  # type: ignore[call-overload]
     assert info.value.status_code == 400
     assert info.value.body is not None and info.value.body["param"] == param  # type: ignore[index]
+
+
+_LONG = "x" * (MAX_TEXT_CHARS + 1)
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": _LONG}, "input"),
+        ({"input": "hi", "instructions": _LONG}, "instructions"),
+        ({"input": [{"role": "user", "content": _LONG}]}, "input[0].content"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_text", "text": _LONG}]}]},
+            "input[0].content[0].text",
+        ),
+        ({"input": [_OUTPUT | {"output": _LONG}]}, "input[0].output"),
+    ],
+    ids=["input", "instructions", "message", "input-text", "function-call-output"],
+)
+def test_responses_text_cap_is_400_naming_the_field(
+    limits_gateway: GatewayServer, body: dict[str, object], param: str
+) -> None:
+    """One message's text is capped at OpenAI's 10,485,760 characters, as on chat."""
+    client = openai.OpenAI(base_url=f"{limits_gateway.url}/v1", api_key=KEY, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model="haiku", store=False, **body)  # type: ignore[call-overload]
+    error: Any = info.value.body
+    assert error["param"] == param
+    assert f"maximum length {MAX_TEXT_CHARS}" in error["message"]
+
+
+def test_chat_text_cap_is_400_naming_the_field(limits_gateway: GatewayServer) -> None:
+    client = openai.OpenAI(base_url=f"{limits_gateway.url}/v1", api_key=KEY, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="haiku", messages=[{"role": "user", "content": _LONG}])
+    error: Any = info.value.body
+    assert error["param"] == "messages[0].content"
 
 
 def test_messages_at_the_cap_are_accepted(limits_gateway: GatewayServer) -> None:

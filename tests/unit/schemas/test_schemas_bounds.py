@@ -93,6 +93,24 @@ RTOOL = {"type": "function", "name": "f"}
         ({"input": "hi", "tools": [RTOOL] * 2}, None),
         ({"input": "hi", "tools": [RTOOL] * 3}, "tools"),
         ({"input": [1, None, {"content": 5}], "tools": {}}, None),  # shapes: pydantic's
+        # the text cap, as on chat: every place a Responses body holds one message's text
+        ({"input": "x" * MAX_TEXT_CHARS, "instructions": "x" * MAX_TEXT_CHARS}, None),
+        ({"input": LONG}, "input"),
+        ({"input": "hi", "instructions": LONG}, "instructions"),
+        ({"input": [MSG, {"role": "user", "content": LONG}]}, "input[1].content"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_text", "text": LONG}]}]},
+            "input[0].content[0].text",
+        ),
+        (
+            {"input": [{"type": "function_call_output", "call_id": "c", "output": LONG}]},
+            "input[0].output",
+        ),
+        (
+            {"input": [OUTPUT_PARTS | {"output": [{"type": "input_text", "text": LONG}]}]},
+            "input[0].output[0].text",
+        ),
+        ({"input": [{"role": "user", "content": [{"type": "input_text", "text": 5}]}]}, None),
     ],
 )
 def test_responses_counts(body: dict[str, Any], param: str | None) -> None:

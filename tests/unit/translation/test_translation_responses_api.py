@@ -11,7 +11,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from gateway.errors import InvalidRequestError
-from gateway.schemas.parse import parse_chat_request, parse_responses_request
+from gateway.schemas.parse import check_extras, parse_chat_request, parse_responses_request
 from gateway.schemas.responses import stored_items
 from gateway.translation.responses_in import chat_body
 from gateway.translation.responses_out import (
@@ -241,6 +241,15 @@ def test_history_comes_before_the_new_input_and_instructions_before_both() -> No
     ]
 
 
+IMAGE = {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="}
+TEXT = {"type": "input_text", "text": "t"}
+REFUSAL = {"type": "refusal", "refusal": "no"}
+
+
+def _output(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "function_call_output", "call_id": "c", "output": parts}
+
+
 REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
     ({"tools": [TOOL, {"type": "mcp", "server_label": "x"}]}, "tools[1].type"),
@@ -256,6 +265,15 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
         {"input": [{"role": "user", "content": [{"type": "input_audio"}]}]},
         "input[0].content[0].type",
     ),
+    ({"context_management": [{"type": "compaction"}]}, "context_management"),
+    ({"prompt_cache_retention": "24h"}, "prompt_cache_retention"),
+    # parts the translation would drop are refused, never lost silently
+    ({"input": [{"role": "system", "content": [IMAGE]}]}, "input[0].content[0].type"),
+    ({"input": [{"role": "developer", "content": [TEXT, IMAGE]}]}, "input[0].content[1].type"),
+    ({"input": [{"role": "assistant", "content": [IMAGE]}]}, "input[0].content[0].type"),
+    ({"input": [_output([TEXT, IMAGE])]}, "input[0].output[1].type"),
+    ({"input": [_output([{"type": "input_file", "file_id": "f"}])]}, "input[0].output[0].type"),
+    ({"input": [{"role": "user", "content": [REFUSAL]}]}, "input[0].content[0].type"),
     ({"unknown": 1}, "unknown"),
     ({"tool_choice": " o"}, "tool_choice"),  # found by the fuzzer: was a 500
     ({"tools": ["x"]}, "tools[0]"),
@@ -275,8 +293,34 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
 )
 def test_refusals_name_the_field(extra: dict[str, Any], param: str) -> None:
     with pytest.raises(InvalidRequestError) as err:
-        parse_responses_request({"model": "m", "input": "hi"} | extra)
+        req = parse_responses_request({"model": "m", "input": "hi"} | extra)
+        check_extras(req.extras, ())  # a gateway whose routes allow no extra field
     assert err.value.param == param
+
+
+def test_unknown_fields_are_kept_aside_for_the_route() -> None:
+    req = parse_responses_request({"model": "m", "input": "hi", "top_k": 5, "min_p": 0.1})
+    assert req.extras == {"top_k": 5, "min_p": 0.1}
+    assert "top_k" not in chat_body(req)  # never read as a chat field: only the route's lever
+
+
+def test_parts_are_kept_where_they_reach_the_model() -> None:
+    """The counterpart of the refused parts: images of user messages, refusals and text of
+    the other places."""
+    req = parse_responses_request(
+        {
+            "model": "m",
+            "input": [
+                {"role": "user", "content": [TEXT, IMAGE]},
+                {"role": "assistant", "content": [REFUSAL]},
+                {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+                _output([TEXT, REFUSAL]),
+            ],
+        }
+    )
+    user, assistant, tool = chat_body(req)["messages"]  # the call joins the assistant turn
+    assert [part["type"] for part in user["content"]] == ["text", "image_url"]
+    assert (assistant["content"], tool["content"]) == ("no", "tno")
 
 
 def test_accepted_without_effect() -> None:
