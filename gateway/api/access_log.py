@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 import orjson
 
+from gateway.logs import JsonFormatter
 from gateway.service.context import CallContext
 
 
@@ -42,12 +45,44 @@ class AccessLog:
         }
         if ctx.debug is not None:
             record["debug"] = ctx.debug
-        if self._json:
-            line = orjson.dumps(record).decode()
+        if self._json:  # the formatter passes the line through: its time is added here
+            line = orjson.dumps({"ts": round(time.time(), 3), **record}).decode()
         else:  # what is unknown (no route yet, no first token) is left out, not "None"
             line = " ".join(f"{k}={v}" for k, v in record.items() if v is not None and v != "")
+        logger = self._logger
+        handler = _sole_json_handler(logger) if self._json else None
+        if handler is not None:
+            # What the handler would write (JsonFormatter passes access lines through), without
+            # a LogRecord and the handler chain: about 8 us a request on a quiet core.
+            handler.acquire()
+            try:
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
+            finally:
+                handler.release()
+            return
         # The record built directly: Logger.info would also walk the stack for the caller's
         # file and line (findCaller), which the access log does not print.
-        logger = self._logger
-        if logger.isEnabledFor(logging.INFO):
-            logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
+
+
+def _sole_json_handler(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
+    """The one handler a line of ``logger`` reaches, when that is the gateway's own JSON
+    stream handler (``gateway.logs``) with no filters anywhere on the way; None otherwise
+    (tests' capture handlers, an operator's extra handler), so those still see records."""
+    node: logging.Logger | None = logger
+    while node is not None and node.parent is not None:
+        if node.handlers or node.filters or node.disabled or not node.propagate:
+            return None
+        node = node.parent
+    if node is None or node.filters or node.disabled or len(node.handlers) != 1:
+        return None
+    handler = node.handlers[0]
+    if (
+        type(handler) is not logging.StreamHandler
+        or handler.filters
+        or handler.level > logging.INFO
+        or type(handler.formatter) is not JsonFormatter
+    ):
+        return None
+    return handler
