@@ -9,7 +9,6 @@ higher-tier route never reads the unguarded route's entry, and tenants never sha
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from typing import Literal
 
@@ -102,5 +101,5 @@ def cache_key(
         digest.update(orjson.dumps(routing_scope(decision), option=orjson.OPT_SORT_KEYS))
     digest.update(b"\x00")
     if prepared is not None:
-        digest.update(orjson.dumps(dataclasses.asdict(prepared), option=orjson.OPT_SORT_KEYS))
+        digest.update(orjson.dumps(prepared._asdict(), option=orjson.OPT_SORT_KEYS))
     return f"{KEY_VERSION}:{digest.hexdigest()}"

@@ -123,4 +123,3 @@ def _compress(raw: bytes) -> bytes:
     large ones about as well; the stream is plain zlib, read by ``zlib.decompress``."""
     compressor = zlib.compressobj(3, zlib.DEFLATED, zlib.MAX_WBITS, 1)
     return compressor.compress(raw) + compressor.flush()
-

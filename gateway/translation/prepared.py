@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 Block = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedConversation:
+class PreparedConversation(NamedTuple):
     """Everything ``converse_body`` needs, computed once per request (fallbacks reuse it).
 
     The lists are shared with every body built from this object: treat them as read-only.
+    A NamedTuple rather than a frozen dataclass: 21 fields, built per request, where a frozen
+    dataclass's ``__init__`` costs about 0.2 us a field.
     """
 
     system: list[Block]
