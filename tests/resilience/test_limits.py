@@ -275,11 +275,16 @@ _PART = {"type": "input_text", "text": "x"}
 def test_responses_count_caps_are_400_naming_the_field(
     limits_gateway: GatewayServer, body: dict[str, object], param: str
 ) -> None:
-    client = openai.OpenAI(base_url=f"{limits_gateway.url}/v1", api_key=KEY, max_retries=0)
+    assert _responses_refusal(limits_gateway, body)["param"] == param
+
+
+def _responses_refusal(gateway: GatewayServer, body: dict[str, object]) -> Any:
+    """The error body of a Responses request the SDK raises a 400 for."""
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model="haiku", store=False, **body)  # type: ignore[call-overload]
     assert info.value.status_code == 400
-    assert info.value.body is not None and info.value.body["param"] == param  # type: ignore[index]
+    return info.value.body
 
 
 _LONG = "x" * (MAX_TEXT_CHARS + 1)
@@ -303,10 +308,7 @@ def test_responses_text_cap_is_400_naming_the_field(
     limits_gateway: GatewayServer, body: dict[str, object], param: str
 ) -> None:
     """One message's text is capped at OpenAI's 10,485,760 characters, as on chat."""
-    client = openai.OpenAI(base_url=f"{limits_gateway.url}/v1", api_key=KEY, max_retries=0)
-    with pytest.raises(openai.BadRequestError) as info:
-        client.responses.create(model="haiku", store=False, **body)  # type: ignore[call-overload]
-    error: Any = info.value.body
+    error = _responses_refusal(limits_gateway, body)
     assert error["param"] == param
     assert f"maximum length {MAX_TEXT_CHARS}" in error["message"]
 
