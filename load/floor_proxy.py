@@ -7,6 +7,9 @@ ConverseStream, splits the AWS event-stream frames (length prefix, headers for t
 CRCs not checked) and relays each delta as one SSE event, then ``data: [DONE]``.
 
     python load/floor_proxy.py --port 9902 --upstream http://127.0.0.1:9901 --bearer-token T
+
+``--pool-size`` caps its upstream connections (default 256; 0: no cap, what
+``load/streams.py`` runs it with, so that its streams never wait for a connection).
 """
 
 from __future__ import annotations
@@ -159,17 +162,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-async def _serve(host: str, port: int, upstream: str, token: str) -> None:
+async def _serve(host: str, port: int, upstream: str, token: str, pool_size: int) -> None:
     app = web.Application(client_max_size=32 * 1024 * 1024)
     app["upstream"] = upstream.rstrip("/")
     app["headers"] = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=60)
+    connector = aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=60)
     app[SESSION] = aiohttp.ClientSession(connector=connector, auto_decompress=False)
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port, backlog=1024, reuse_address=True).start()
+    await web.TCPSite(runner, host, port, backlog=4096, reuse_address=True).start()
     print(f"floor proxy on http://{host}:{port} → {upstream}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -186,6 +189,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="the emulator's URL")
     parser.add_argument("--bearer-token", default="floor", help="the emulator's bearer token")
+    parser.add_argument(
+        "--pool-size", type=int, default=256, help="upstream connections at most (0: no cap)"
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -194,7 +200,7 @@ def main() -> None:
     else:
         run = uvloop.run
     with contextlib.suppress(KeyboardInterrupt):
-        run(_serve(args.host, args.port, args.upstream, args.bearer_token))
+        run(_serve(args.host, args.port, args.upstream, args.bearer_token, args.pool_size))
 
 
 if __name__ == "__main__":

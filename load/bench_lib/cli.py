@@ -136,11 +136,11 @@ def meta(
         "wrk": wrk_version[0] if wrk_version else None,
         "model": MODEL,
         "bedrock_id": BEDROCK_ID,
-        "git_rev": _git_rev(),
+        "git_rev": git_rev(),
     }
 
 
-def _git_rev() -> str | None:
+def git_rev() -> str | None:
     with contextlib.suppress(OSError):
         done = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

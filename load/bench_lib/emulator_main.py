@@ -20,7 +20,7 @@ async def _serve(host: str, port: int, token: str) -> None:
         app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )
     await runner.setup()
-    await web.TCPSite(runner, host, port, backlog=1024, reuse_address=True).start()
+    await web.TCPSite(runner, host, port, backlog=4096, reuse_address=True).start()
     print(f"emulator listening on http://{host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

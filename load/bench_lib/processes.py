@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +60,17 @@ def local_url(port: int) -> str:
 class Processes:
     """The processes of one run by name, each logging to ``<workdir>/<name>.log``."""
 
-    def __init__(self, workdir: Path, pinning: Pinning) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        pinning: Pinning,
+        floor_args: tuple[str, ...] = (),
+        gateway_extra: Mapping[str, str] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.pinning = pinning
+        self.floor_args = floor_args  # extra floor_proxy.py options (streams: --pool-size)
+        self.gateway_extra = dict(gateway_extra or {})  # GATEWAY_* settings of a run
         self.procs: dict[str, Proc] = {}
         self.gateway_env: dict[str, str] = {}
 
@@ -129,7 +137,7 @@ class Processes:
         }
         emulator = self._start_emulator(base_env)
         self._start_floor(base_env, emulator.url)
-        self.gateway_env = gateway_env(base_env, emulator.url)
+        self.gateway_env = gateway_env(base_env, emulator.url) | self.gateway_extra
         self.spawn_gateway("gateway", [sys.executable, "-m", "gateway"])
         self.wait_ready(self.procs["floor"], "/healthz")
         self.wait_ready(self.procs["gateway"], "/readyz")
@@ -169,6 +177,7 @@ class Processes:
             upstream,
             "--bearer-token",
             FLOOR_TOKEN,
+            *self.floor_args,
         ]
         return self.spawn("floor", command, base_env, local_url(port), self.pinning.proxy_cpus)
 
