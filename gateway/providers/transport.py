@@ -26,6 +26,9 @@ from gateway.errors import GatewaySaturatedError
 MAX_BODY_BYTES = 64 * 1024 * 1024
 KEEPALIVE_S = 30.0
 
+#: uvloop's clock (and so its timers) moves in 1 ms steps.
+_CLOCK_STEP_S = 0.001
+
 #: Called with the seconds a request waited for a slot, and whether it got one.
 PoolWaitHook = Callable[[float, bool], None]
 
@@ -48,44 +51,96 @@ class Response:
 
 
 class Stream:
-    """A response whose head has arrived; read its body, then always :meth:`aclose` it."""
+    """A response whose head has arrived; read its body, then always :meth:`aclose` it.
 
-    __slots__ = ("_read_timeout", "_release", "_response", "headers", "status")
+    The gap allowed between body bytes is kept by one lazy timer per stream, not by aiohttp's
+    ``sock_read`` (which cancels and re-creates a timer on every network read, 40 times for a
+    40-chunk stream): a read notes when its wait began; the timer fires once per
+    ``read_timeout`` and either cuts a wait that lasted that long or re-arms for the rest.
+    """
+
+    __slots__ = (
+        "_loop",
+        "_read_timeout",
+        "_release",
+        "_response",
+        "_timer",
+        "_waiting_since",
+        "headers",
+        "status",
+    )
 
     def __init__(
         self, response: aiohttp.ClientResponse, release: Callable[[], None], read_timeout: float
     ) -> None:
         self._response: aiohttp.ClientResponse | None = response
         self._release = release
+        self._loop = asyncio.get_running_loop()
         self._read_timeout = read_timeout
+        self._waiting_since = 0.0  # 0.0: not waiting for the body now
+        self._timer: asyncio.TimerHandle | None = None
         self.status = response.status
         self.headers: CIMultiDictProxy[str] = response.headers
+        self._arm(self._loop.time())
 
     def set_read_timeout(self, seconds: float | None) -> None:
-        """The gap allowed between body bytes; aiohttp's ``sock_read`` enforces it already."""
+        """The gap allowed between body bytes (None or 0: no limit)."""
         self._read_timeout = seconds or 0.0
+        self._arm(self._loop.time())
 
     async def next_chunks(self) -> list[bytes]:
         """What has arrived of the body, waiting for some; ``[]`` at its end."""
         response = self._response
         if response is None:
             return []
-        data = await response.content.readany()
+        self._waiting_since = self._loop.time()
+        try:
+            data = await response.content.readany()
+        finally:
+            self._waiting_since = 0.0
         return [data] if data else []
 
     async def read(self) -> bytes:
-        """The rest of the body (bounded)."""
+        """The rest of the body (bounded; all of it within one ``read_timeout``)."""
         response = self._response
         if response is None:
             return b""
-        return await _read_body(response)
+        self._waiting_since = self._loop.time()
+        try:
+            return await _read_body(response)
+        finally:
+            self._waiting_since = 0.0
 
     async def aclose(self) -> None:
         """Give the connection back (or drop it when the body was not read); idempotent."""
         response, self._response = self._response, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if response is not None:
             response.release()
             self._release()
+
+    def _arm(self, start: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._read_timeout > 0 and self._response is not None:
+            self._timer = self._loop.call_at(start + self._read_timeout, self._expire)
+
+    def _expire(self) -> None:
+        """A wait as long as ``read_timeout``: the read raises ``TimeoutError``; else re-arm."""
+        self._timer = None
+        response = self._response
+        if response is None:
+            return
+        since, now = self._waiting_since, self._loop.time()
+        if since and now - since >= self._read_timeout - _CLOCK_STEP_S:
+            response.content.set_exception(
+                TimeoutError(f"no body byte within {self._read_timeout:g}s")
+            )
+            return
+        self._arm(since or now)
 
 
 class Transport:
@@ -105,7 +160,6 @@ class Transport:
             raise ValueError("limit must be at least 1")
         self._base = base_url
         self._limit = limit
-        self._connect_timeout = connect_timeout
         self._pool_timeout = pool_timeout
         self._ca_bundle = ca_bundle
         self._on_pool_wait = on_pool_wait
@@ -180,16 +234,10 @@ class Transport:
         """
         session = self._require()
         await self._acquire()
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._connect_timeout, sock_read=read_timeout
-        )
         try:
             async with asyncio.timeout(read_timeout):
                 response = await session.post(
-                    path if isinstance(path, URL) else self.url(path),
-                    data=body,
-                    headers=headers,
-                    timeout=timeout,
+                    path if isinstance(path, URL) else self.url(path), data=body, headers=headers
                 )
         except BaseException:
             self._free()

@@ -211,6 +211,32 @@ async def test_slow_stream_within_idle_timeout_completes(
     assert names[-1] == "metadata"
 
 
+async def test_a_stream_longer_than_many_idle_timeouts_completes(
+    client: BedrockClient, emu: RunningEmulator
+) -> None:
+    """The idle timer re-arms while frames keep coming: 12 frames 150 ms apart (about 1.7 s,
+    over five times the 0.3 s gap allowed) end normally."""
+    emu.state.set_fault(HAIKU, "slow", chunk_delay_ms=150)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    names = [name for name, _ in await _events(client, HAIKU, timeout=0.3)]
+    assert names[-1] == "metadata"
+    assert loop.time() - started > 5 * 0.3
+
+
+async def test_a_consumer_busy_elsewhere_is_not_a_stalled_stream(
+    client: BedrockClient, emu: RunningEmulator
+) -> None:
+    """Only a wait for Bedrock counts: a consumer that stops reading for longer than the gap
+    allowed (a slow client downstream) finds the buffered frames when it comes back."""
+    stream = await client.converse_stream(HAIKU, BODY, timeout=0.2)
+    async with stream:
+        assert (await stream.__anext__())[0] == "messageStart"
+        await asyncio.sleep(0.7)
+        names = [name async for name, _ in stream]
+    assert names[-1] == "metadata"
+
+
 async def test_early_aclose_leaves_no_connection_in_use(
     client: BedrockClient, emu: RunningEmulator
 ) -> None:
