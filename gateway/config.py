@@ -56,10 +56,18 @@ class Settings(BaseSettings):
     )
     allow_image_urls: bool = False
     cors_origins: str = ""
-    upstream_pool_size: int = Field(default=256, ge=1)
+    upstream_pool_size: int = Field(
+        default=4096,
+        ge=1,
+        description="Bedrock requests in flight at once per worker (streams included); about "
+        "20 KB each, so the default's 80 MB fits the chart's 512 Mi memory limit",
+    )
     upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
     upstream_pool_timeout_s: float = Field(
-        default=5.0, gt=0, description="wait for a free upstream connection before a 503"
+        default=0.25,
+        gt=0,
+        description="wait for a free upstream slot before a 503 with retry-after; brief: a "
+        "slot of a full pool frees when a stream ends, seconds away",
     )
     bearer_token_file: str = Field(
         default="", description="a file holding a Bedrock API key, re-read on change; empty: none"

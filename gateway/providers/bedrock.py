@@ -69,9 +69,9 @@ class BedrockClient:
         *,
         bearer_token: str | None = None,
         bearer_token_file: str | None = None,
-        pool_size: int = 256,
+        pool_size: int = 4096,
         connect_timeout: float = 5.0,
-        pool_timeout: float = 5.0,
+        pool_timeout: float = 0.25,
         ca_bundle: str | None = None,
         credentials_problem: str | None = None,
         resolve_credentials: bool = False,
@@ -109,9 +109,9 @@ class BedrockClient:
     async def from_environment(
         cls,
         *,
-        pool_size: int = 256,
+        pool_size: int = 4096,
         connect_timeout: float = 5.0,
-        pool_timeout: float = 5.0,
+        pool_timeout: float = 0.25,
         bearer_token_file: str | None = None,
         on_pool_wait: PoolWaitHook | None = None,
     ) -> BedrockClient:

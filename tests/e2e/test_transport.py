@@ -106,6 +106,46 @@ def test_a_slow_model_filling_the_pool_leaves_other_circuits_closed(
         assert client.chat.completions.create(model="chain", messages=MESSAGES).choices
 
 
+def test_streams_beyond_the_bound_get_a_quick_503_with_retry_after(
+    emulator: RunningEmulator,
+) -> None:
+    """Two slots held by long streams: a third request, plain or streamed, waits the default
+    pool timeout (a fraction of a second, not seconds) and gets the SDK's 503 with
+    retry-after; once the streams end, requests flow again."""
+    default_wait = Settings.model_fields["upstream_pool_timeout_s"].default
+    assert default_wait < 1.0
+    with running_gateway(policies=POLICY, api_keys=KEY, upstream_pool_size=2) as server:
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=KEY, max_retries=0)
+        emulator.state.set_fault(HAIKU, "slow", chunk_delay_ms=250)  # ~2.5 s a stream
+        held: list[int] = []
+
+        def hold() -> None:
+            stream = client.chat.completions.create(model="haiku", messages=MESSAGES, stream=True)
+            held.append(sum(1 for _ in stream))
+
+        holders = [threading.Thread(target=hold) for _ in range(2)]
+        for thread in holders:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while server.state.bedrock.pool_stats()["in_use"] < 2:
+            assert time.monotonic() < deadline, server.state.bedrock.pool_stats()
+            time.sleep(0.01)
+        for stream in (False, True):
+            started = time.monotonic()
+            with pytest.raises(openai.APIStatusError) as info:
+                client.chat.completions.create(model="haiku", messages=MESSAGES, stream=stream)
+            waited = time.monotonic() - started
+            assert isinstance(info.value, openai.InternalServerError)
+            assert info.value.status_code == 503 and info.value.code == "gateway_saturated"
+            assert info.value.response.headers["retry-after"] == "1"
+            assert default_wait <= waited < default_wait + 1.5, waited
+        for thread in holders:
+            thread.join(10)
+        assert len(held) == 2 and min(held) > 8  # the held streams were not cut
+        emulator.state.clear_faults()
+        assert client.chat.completions.create(model="haiku", messages=MESSAGES).choices
+
+
 def test_readyz_not_ready_until_credentials_appear(
     emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -278,7 +278,7 @@ async def test_connections_are_reused(client: BedrockClient) -> None:
         await client.converse(HAIKU, BODY, timeout=5.0)
         await _events(client, HAIKU)
     stats = client.pool_stats()
-    assert stats == {"in_use": 0, "idle": 1, "limit": 256}
+    assert stats == {"in_use": 0, "idle": 1, "limit": 4096}  # the default bound
 
 
 async def test_concurrent_calls(client: BedrockClient) -> None:
