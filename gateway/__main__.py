@@ -180,8 +180,10 @@ def serve(args: argparse.Namespace) -> int:
 def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.routing.loader import load_policy
     from gateway.routing.policy import PolicyError
-    from gateway.serving import http_protocol
+    from gateway.serving import http_protocol, note_open_files
     from gateway.serving import serve as serve_app
+
+    note_open_files(settings.upstream_pool_size)  # the workers inherit the raised limit
 
     options = {
         "host": args.host,

@@ -35,6 +35,7 @@ from gateway.routing.loader import load_policy
 from gateway.routing.stats import LocalStats
 from gateway.service.region_discovery import RegionDiscovery
 from gateway.service.state import GatewayState
+from gateway.serving import tune_gc
 from gateway.shadow.metrics import ShadowMetrics
 from gateway.shadow.runner import ShadowRunner
 from gateway.tracing import Tracing
@@ -236,4 +237,5 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
 
 def app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` and multi-worker runs: settings from the environment."""
+    tune_gc()
     return create_app(Settings())
