@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench_lib import procstat
 from bench_lib.bodies import Request, proxy_request
-from bench_lib.config import REPO, Durations
-from bench_lib.processes import Pinning, Proc, Processes, free_port, gateway_env, local_url
+from bench_lib.builds import export, spawn_build
+from bench_lib.config import Durations
+from bench_lib.processes import Pinning, Processes, gateway_env
 from bench_lib.runs import Runner
 
 
@@ -35,38 +35,6 @@ class BuildsRunner(Runner):
         self, target: str, stream: bool, prompt: str, temperature: float | None = None
     ) -> Request:
         return proxy_request(self.procs[target].url, True, stream, prompt, temperature)
-
-
-def export(rev: str, folder: Path) -> Path:
-    """The tree of ``rev`` in ``folder`` (``git archive``)."""
-    folder.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "archive", rev], cwd=REPO, capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
-
-
-def spawn_build(procs: Processes, name: str, tree: Path) -> Proc:
-    port = free_port()
-    command = [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", "1"]
-    env = {**procs.gateway_env, "PYTHONPATH": str(tree)}
-    pinned = procs.pinning.proxy_cpus
-    log = procs.workdir / f"{name}.log"
-
-    def pin() -> None:
-        if pinned:
-            os.sched_setaffinity(0, pinned)
-
-    with open(log, "wb") as handle:
-        popen = subprocess.Popen(
-            command, cwd=tree, env=env, stdout=handle, stderr=subprocess.STDOUT, preexec_fn=pin
-        )
-    proc = Proc(name, popen, local_url(port), log)
-    procs.procs[name] = proc
-    procs.wait_ready(proc, "/readyz")
-    return proc
 
 
 def measure(runner: BuildsRunner, names: list[str], args: argparse.Namespace) -> None:

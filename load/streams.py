@@ -3,6 +3,7 @@
     .venv/bin/python load/streams.py                    # 1,000 streams, about 1 minute
     .venv/bin/python load/streams.py --streams 4000     # 4,000 streams
     .venv/bin/python load/streams.py --streams 1000 4000 --rounds 2 --profile
+    .venv/bin/python load/streams.py --targets floor gateway --builds main --pool-size 4096
 
 Processes (``load/bench_lib/processes.py``, as ``load/bench.py`` deploys them: all on
 loopback; with 2+ CPUs the floor and the gateway pinned to the last CPU, the emulator and the
@@ -20,7 +21,9 @@ load client to the others):
   uvloop, one connection per stream), starting the N streams evenly over ``--ramp-s``.
 
 Targets, in turn: ``direct`` (the emulator's ConverseStream itself, bearer auth: what the
-machine and the client can do at all), ``floor``, ``gateway``. Each after a warm-up of
+machine and the client can do at all), ``floor``, ``gateway``, then ``gateway@REV`` for each
+``--builds REV`` (a ``git archive`` of that revision served beside the others, as
+``load/ab.py`` does: a before/after in the same conditions). Each after a warm-up of
 ``--warmup`` streams.
 
 Per stream: TTFT (connect to the first text chunk), the gaps between text chunks, the outcome

@@ -135,6 +135,10 @@ class Processes:
             for k, v in os.environ.items()
             if not k.startswith(("AWS_", "GATEWAY_", "PROMETHEUS_"))
         }
+        # This checkout's gateway in every child (an editable install may point elsewhere).
+        base_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPO), base_env.get("PYTHONPATH")])
+        )
         emulator = self._start_emulator(base_env)
         self._start_floor(base_env, emulator.url)
         self.gateway_env = gateway_env(base_env, emulator.url) | self.gateway_extra

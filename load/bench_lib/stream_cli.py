@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_lib import procstat, profiling
+from bench_lib.builds import export, spawn_build
 from bench_lib.cli import git_rev, workdir
 from bench_lib.config import RESULTS
 from bench_lib.processes import Pinning, Processes
@@ -37,6 +38,13 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
     )
     parser.add_argument("--chunks", type=int, default=40, help="text deltas a stream")
     parser.add_argument("--chunk-delay-ms", type=int, default=100, help="between two frames")
+    parser.add_argument(
+        "--builds",
+        nargs="+",
+        default=[],
+        metavar="REV",
+        help="also gateways of these git revisions (targets gateway@REV, after gateway)",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway's last run")
     parser.add_argument("--json", type=Path, help="also write the JSON here")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="no CPU pinning")
@@ -80,11 +88,12 @@ def main(argv: list[str] | None = None, description: str = "") -> int:
         procs = Processes(folder, Pinning.of(args.pin), ("--pool-size", "0"), gateway_extra=extra)
         try:
             procs.start()
+            targets = [*args.targets, *start_builds(procs, folder, args.builds)]
             configure_emulator(procs, shape)
-            warm_up(procs, folder, args, shape)
+            warm_up(procs, folder, targets, args.warmup, shape)
             for round_index in range(args.rounds):
                 for streams in args.streams:
-                    for target in args.targets:
+                    for target in targets:
                         last = round_index == args.rounds - 1 and target == "gateway"
                         spy = start_py_spy(procs, folder, args) if args.profile and last else None
                         run = measure(procs, folder, target, streams, args.ramp_s, shape)
@@ -115,11 +124,23 @@ def main(argv: list[str] | None = None, description: str = "") -> int:
     return 1 if any(run.errors for _, run in runs) else 0
 
 
-def warm_up(procs: Processes, folder: Path, args: argparse.Namespace, shape: StreamShape) -> None:
+def start_builds(procs: Processes, folder: Path, revs: list[str]) -> list[str]:
+    """A gateway per revision (``git archive`` of it), pinned as the gateway is; their names."""
+    names = []
+    for index, rev in enumerate(revs):
+        name = f"gateway@{rev}"
+        spawn_build(procs, name, export(rev, folder / f"tree-{index}"))
+        names.append(name)
+    return names
+
+
+def warm_up(
+    procs: Processes, folder: Path, targets: list[str], streams: int, shape: StreamShape
+) -> None:
     """A few streams per target first (code paths, pools); every one must complete."""
-    print(f"warm-up: {args.warmup} streams per target ...", flush=True)
-    for target in args.targets:
-        run = measure(procs, folder, target, args.warmup, 0.2, shape)
+    print(f"warm-up: {streams} streams per target ...", flush=True)
+    for target in targets:
+        run = measure(procs, folder, target, streams, 0.2, shape)
         if run.errors:
             samples = run.client.get("samples")
             raise RuntimeError(f"warm-up {target}: {run.summary['outcomes']} {samples}")
@@ -129,7 +150,7 @@ def print_progress(run: StreamRun) -> None:
     s = run.summary
     _, flowing = run.peaks()
     print(
-        f"  {run.target:<8} x{run.streams}: ok {s['ok']} errors {s['errors']} "
+        f"  {run.target:<12} x{run.streams}: ok {s['ok']} errors {s['errors']} "
         f"flowing {flowing}  TTFT p99 {s['ttft_ms']['p99'] or 0:.0f} ms  "
         f"gap p99 {s['gap_ms']['p99'] or 0:.1f} ms  CPU {run.cpu_ms_per_stream:.2f} ms/stream  "
         f"load {procstat.load_average()[0]:.2f}",
@@ -146,7 +167,7 @@ def report(runs: list[tuple[int, StreamRun]]) -> list[dict[str, Any]]:
         print(errors)
     found: list[dict[str, Any]] = []
     for round_index, run in runs:
-        if run.target != "gateway":
+        if not run.target.startswith("gateway"):
             continue
         floor = next(
             (
@@ -157,11 +178,12 @@ def report(runs: list[tuple[int, StreamRun]]) -> list[dict[str, Any]]:
             None,
         )
         budgets = goals(run, floor)
-        print(f"\ngoals, {run.streams} streams, round {round_index + 1}:")
+        print(f"\ngoals, {run.target}, {run.streams} streams, round {round_index + 1}:")
         print(budgets_table(budgets))
         found.append(
             {
                 "round": round_index,
+                "target": run.target,
                 "streams": run.streams,
                 "goals": [b.to_json() for b in budgets],
             }

@@ -61,7 +61,7 @@ def runs_table(runs: Sequence[StreamRun]) -> str:
                 fmt(s["gap_ms"]["max"], 0),
                 fmt(run.cpu_ms_per_stream, 2),
                 fmt(run.cpu_us_per_chunk, 1),
-                fmt_ratio(ratio if run.target == "gateway" else None),
+                fmt_ratio(ratio if run.target.startswith("gateway") else None),
                 fmt(run.idle_rss_kb / 1024, 1),
                 fmt(None if at_peak is None else at_peak / 1024, 1),
                 fmt(per_stream, 1),

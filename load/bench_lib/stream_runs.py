@@ -126,8 +126,8 @@ def client_spec(
     if target == "direct":
         request = direct_request(procs["emulator"].url, False, True, PROMPT)
         kind = "frames"
-    else:
-        request = proxy_request(procs[target].url, target == "gateway", True, PROMPT)
+    else:  # the floor, the gateway, or a gateway build of another revision ("gateway@REV")
+        request = proxy_request(procs[target].url, target != "floor", True, PROMPT)
         kind = "sse"
     return {
         "url": request.url,
