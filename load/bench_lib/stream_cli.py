@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None, description: str = "") -> int:
                         last = round_index == args.rounds - 1 and target == "gateway"
                         spy = start_py_spy(procs, folder, args) if args.profile and last else None
                         run = measure(procs, folder, target, streams, args.ramp_s, shape)
+                        run.first = not any(r.target == target for _, r in runs)
                         if spy is not None:
                             profile = finish_py_spy(*spy)
                         runs.append((round_index, run))

@@ -51,6 +51,9 @@ class StreamRun:
     idle_rss_kb: int
     hwm_kb: int
     rss: list[list[float]] = field(default_factory=list)
+    #: The process's first big run: Python keeps the memory it grew, so only that one shows
+    #: what an open stream costs (a later run reuses it and reads near zero).
+    first: bool = True
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -77,7 +80,7 @@ class StreamRun:
         at_peak, peak = rss_at_peak(self.rss, self.client["timeline"])
         if at_peak is None or not peak:
             return None, None
-        return at_peak, (at_peak - self.idle_rss_kb) / peak
+        return at_peak, (at_peak - self.idle_rss_kb) / peak if self.first else None
 
     def to_json(self) -> dict[str, Any]:
         at_peak, per_stream = self.rss_per_stream_kb()
@@ -95,6 +98,7 @@ class StreamRun:
             "rss_at_peak_kb": at_peak,
             "rss_kb_per_open_stream": per_stream,
             "hwm_kb": self.hwm_kb,
+            "first_run_of_process": self.first,
             "peak_open": peak_open,
             "peak_flowing": flowing,
             "client": client,

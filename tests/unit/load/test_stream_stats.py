@@ -129,3 +129,10 @@ def test_goals_against_the_floor() -> None:
     over = _verdicts(goals(_run("gateway", 5.4, 1800.0, 140.0, 256), floor))
     assert over["TTFT p99"] == over["gap between chunks p99"] == "OVER"
     assert over["CPU per stream"] == over["streams not flowing at the peak"] == "OVER"
+
+
+def test_rss_per_stream_is_judged_on_a_process_first_run_only() -> None:
+    later = _run("gateway", 4.2, 1700.0, 125.0, 1000)
+    later.first = False
+    assert later.rss_per_stream_kb() == (70_000.0, None)
+    assert _verdicts(goals(later, None))["RSS per open stream"] == "N/A"
