@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     upstream_pool_size: int = Field(
         default=4096,
         ge=1,
-        description="Bedrock requests in flight at once per worker (streams included); about "
-        "20 KB each, so the default's 80 MB fits the chart's 512 Mi memory limit",
+        description="Bedrock requests in flight at once per worker (streams included); a "
+        "stream costs about 40 KB, so a full default pool (~160 MB) fits the chart's 512 Mi",
     )
     upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
     upstream_pool_timeout_s: float = Field(

@@ -32,11 +32,11 @@ GC_YOUNG_THRESHOLD = 10_000
 def tune_gc() -> None:
     """Collect the young generation every 10,000 net allocations instead of every 700.
 
-    A stream holds a few hundred tracked objects for its whole life, so with a thousand
+    A stream holds about 150 tracked objects for its whole life, so with a thousand
     streams open every young collection walks thousands of survivors, and the older ones are
-    walked again and again: 0.6-0.9 s of the gateway's CPU in a 1,000-stream run of
-    ``load/streams.py``, against 0.13-0.26 s with this threshold (the gateway makes little
-    cyclic garbage: about 4,000 objects a run, freed by refcount otherwise)."""
+    walked again and again: 0.63-1.0 s of the gateway's CPU in a 1,000-stream run of
+    ``load/streams.py``, against 0.13-0.28 s with this threshold (the gateway makes little
+    cyclic garbage, about 4,000 objects a run; reference counting frees the rest at once)."""
     _young, middle, old = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
