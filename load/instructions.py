@@ -32,8 +32,8 @@ import time
 from pathlib import Path
 
 import orjson
-from bench_lib.builds import export
 from bench_lib.bodies import http
+from bench_lib.builds import export
 from bench_lib.config import CLIENT_KEY, FLOOR_TOKEN, LOAD, MAX_TOKENS, MODEL, PROMPT, REPLY
 from bench_lib.processes import free_port, gateway_env, local_url
 
