@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gateway.config import Settings
+from gateway.config import Settings, settings_errors
 from gateway.logs import configure_logging
 
 DEMO_AWS_ENV_CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK")
@@ -164,7 +164,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"error: invalid GATEWAY_* setting: {exc}", file=sys.stderr)
+        print(f"error: invalid GATEWAY_* setting: {settings_errors(exc)}", file=sys.stderr)
         return 2
     if not settings.api_key_hashes() and not settings.demo:
         print(

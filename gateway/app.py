@@ -118,16 +118,23 @@ def connect_redis(state: GatewayState, url: str) -> None:
     modules (about 6 MB of resident memory).
     """
     from gateway.cache.redis_cache import RedisCache
-    from gateway.cache.redis_client import RedisConnection
+    from gateway.cache.redis_client import RedisAuth, RedisConnection
     from gateway.cache.shared_stats import SharedStats
     from gateway.cache.singleflight import RedisFlightLock
     from gateway.limits.redis_limits import RedisLimits
 
+    settings = state.settings
+    password = settings.redis_password
     conn = RedisConnection.from_url(
         url,
-        timeout_s=state.settings.redis_timeout_s,
-        pause_s=state.settings.redis_retry_s,
+        timeout_s=settings.redis_timeout_s,
+        pause_s=settings.redis_retry_s,
         on_error=lambda op: state.metrics.redis_errors.labels(op).inc(),
+        auth=RedisAuth(
+            username=settings.redis_username,
+            password=password.get_secret_value() if password is not None else None,
+            ca_file=settings.redis_ca_file or None,
+        ),
     )
     state.redis = conn
     state.cache = RedisCache(conn)

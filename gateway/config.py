@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -15,6 +16,16 @@ MIB = 1024 * 1024
 def sha256_hex(value: str) -> str:
     """The hash under which client keys are stored and compared (never the key itself)."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def settings_errors(exc: ValidationError) -> str:
+    """Why the environment is refused, each reason naming its variable but never showing a
+    value (pydantic's own text shows the inputs, and a value may be a key or a password)."""
+    reasons = []
+    for error in exc.errors(include_input=False, include_url=False):
+        names = "_".join(str(part) for part in error["loc"]).upper()
+        reasons.append(f"GATEWAY_{names}: {error['msg']}" if names else error["msg"])
+    return "; ".join(reasons)
 
 
 class Settings(BaseSettings):
@@ -26,6 +37,15 @@ class Settings(BaseSettings):
 
     policies: Path = Path("policies")
     redis_url: SecretStr | None = None
+    redis_username: str | None = Field(
+        default=None, description="ACL user (ElastiCache RBAC, MemoryDB); with redis_password"
+    )
+    redis_password: SecretStr | None = Field(
+        default=None, description="AUTH password or token, kept out of the URL (e.g. a Secret)"
+    )
+    redis_ca_file: str = Field(
+        default="", description="PEM CA bundle that verifies a rediss:// server; empty: system CAs"
+    )
     api_keys: SecretStr = Field(default=SecretStr(""), description="comma-separated client keys")
     admin_key: SecretStr | None = None
     log_format: Literal["json", "text"] = "text"
@@ -90,6 +110,34 @@ class Settings(BaseSettings):
     )
     discovery_timeout_s: float = Field(default=10.0, gt=0, description="per control-plane call")
     demo: bool = False
+
+    @model_validator(mode="after")
+    def _redis_parts_fit_the_url(self) -> Settings:
+        """The Redis credentials and CA kept beside the URL must fit it, or start fails."""
+        url = self.redis_url.get_secret_value() if self.redis_url is not None else ""
+        extras = {
+            "GATEWAY_REDIS_USERNAME": self.redis_username,
+            "GATEWAY_REDIS_PASSWORD": self.redis_password,
+            "GATEWAY_REDIS_CA_FILE": self.redis_ca_file,
+        }
+        given = [name for name, value in extras.items() if value]
+        if given and not url:
+            raise ValueError(f"{', '.join(given)} set without GATEWAY_REDIS_URL")
+        if not url:
+            return self
+        parts = urlsplit(url)
+        if self.redis_password and (parts.password or parts.username):
+            raise ValueError(
+                "GATEWAY_REDIS_PASSWORD is set and GATEWAY_REDIS_URL carries credentials too:"
+                " keep them in one place"
+            )
+        if self.redis_username and not self.redis_password:
+            raise ValueError("GATEWAY_REDIS_USERNAME needs GATEWAY_REDIS_PASSWORD")
+        if self.redis_ca_file and parts.scheme not in ("rediss", "rediss+cluster"):
+            raise ValueError(
+                "GATEWAY_REDIS_CA_FILE needs a TLS URL (rediss:// or rediss+cluster://)"
+            )
+        return self
 
     def api_key_hashes(self) -> frozenset[str]:
         """SHA-256 of every configured client key of the default tenant."""

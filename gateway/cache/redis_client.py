@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -51,7 +52,32 @@ def is_cluster_url(url: str) -> bool:
     return url.startswith(CLUSTER_SCHEMES)
 
 
-def _cluster_client(url: str, *, timeout_s: float, max_connections: int) -> Redis:
+@dataclass(frozen=True)
+class RedisAuth:
+    """What may sit beside the URL rather than in it: the AUTH user and password (from a
+    Secret, say, so that they are never written into a URL) and the CA of a TLS server."""
+
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+
+    def options(self, url: str) -> dict[str, Any]:
+        """Connection keywords for redis-py (credentials in the URL would win over these)."""
+        found: dict[str, Any] = {}
+        if self.password:
+            found["password"] = self.password
+            if self.username:
+                found["username"] = self.username
+        if self.ca_file and url.startswith(TLS_SCHEMES):
+            found["ssl_ca_certs"] = self.ca_file
+        return found
+
+
+NO_AUTH = RedisAuth()
+TLS_SCHEMES = ("rediss://", "rediss+cluster://")
+
+
+def _cluster_client(url: str, *, timeout_s: float, max_connections: int, auth: RedisAuth) -> Redis:
     """redis-py's asyncio cluster client. It speaks the same commands as ``Redis`` (every
     multi-key call of the gateway keeps its keys in one hash slot), so it is typed as one."""
     from redis.asyncio.cluster import RedisCluster
@@ -67,11 +93,14 @@ def _cluster_client(url: str, *, timeout_s: float, max_connections: int) -> Redi
         # refreshes its slot map when a node moved or went away.
         retry=Retry(NoBackoff(), 1),
         require_full_coverage=False,
+        **auth.options(url),
     )
     return cast(Redis, cluster)
 
 
-def _pool(url: str, *, timeout_s: float, max_connections: int) -> BlockingConnectionPool:
+def _pool(
+    url: str, *, timeout_s: float, max_connections: int, auth: RedisAuth
+) -> BlockingConnectionPool:
     """One server's pool: blocks at most ``timeout_s`` for a free connection."""
     return BlockingConnectionPool.from_url(
         url,
@@ -82,6 +111,7 @@ def _pool(url: str, *, timeout_s: float, max_connections: int) -> BlockingConnec
         socket_keepalive=True,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=30,
+        **auth.options(url),
     )
 
 
@@ -121,19 +151,23 @@ class RedisConnection:
         on_error: Callable[[str], None] | None = None,
         pause_s: float = 5.0,
         max_connections: int = 64,
+        auth: RedisAuth = NO_AUTH,
     ) -> RedisConnection:
         """``redis://`` or ``rediss://`` (TLS), with password and database from the URL;
         ``redis+cluster://`` or ``rediss+cluster://`` for a Redis Cluster (any node's address).
+        ``auth`` carries credentials and a CA kept out of the URL (the cluster client uses
+        them on every node it discovers).
 
         No connection is opened here; the first call connects. The pool blocks at most
         ``timeout_s`` for a free connection; redis-py's own retries are off (we pause instead).
         """
         cluster = is_cluster_url(url)
+        size = max_connections
         if cluster:
-            client = _cluster_client(url, timeout_s=timeout_s, max_connections=max_connections)
+            client = _cluster_client(url, timeout_s=timeout_s, max_connections=size, auth=auth)
         else:
             client = Redis.from_pool(
-                _pool(url, timeout_s=timeout_s, max_connections=max_connections)
+                _pool(url, timeout_s=timeout_s, max_connections=size, auth=auth)
             )
         conn = cls(client, timeout_s=timeout_s, prefix=prefix, on_error=on_error, pause_s=pause_s)
         if cluster:

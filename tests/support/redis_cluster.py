@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, ServerTls
 
 NODE_TIMEOUT_MS = 1000
 
@@ -45,27 +45,32 @@ class RedisCluster:
     """Six nodes on free loopback ports; ``kill_master_of(key)`` kills the master serving a
     key's slot (SIGKILL) and waits until its replica has taken over."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, password: str | None = None, tls: ServerTls | None = None) -> None:
+        """``password``: every node's AUTH token (replicas use it towards their master);
+        ``tls``: clients, the cluster bus and replication all speak TLS (as on ElastiCache
+        with in-transit encryption)."""
+        self.password = password
+        self.tls = tls
+        extra = [
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            "--cluster-replica-validity-factor", "0",
+        ]  # fmt: skip
+        if password:
+            extra += ["--masterauth", password]
+        if tls:
+            extra += ["--tls-cluster", "yes", "--tls-replication", "yes"]
         self.nodes = [
-            RedisServer(
-                port=cluster_port(),
-                extra_args=[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    str(NODE_TIMEOUT_MS),
-                    "--cluster-replica-validity-factor",
-                    "0",
-                ],
-            )
+            RedisServer(port=cluster_port(), password=password, tls=tls, extra_args=extra)
             for _ in range(6)
         ]
 
     @property
     def url(self) -> str:
-        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}/0"
+        """Any node's address, without credentials."""
+        scheme = "rediss+cluster" if self.tls else "redis+cluster"
+        return f"{scheme}://127.0.0.1:{self.nodes[0].port}/0"
 
     def start(self, timeout_s: float = 30.0) -> RedisCluster:
         for node in self.nodes:
@@ -73,9 +78,13 @@ class RedisCluster:
         cli = shutil.which("redis-cli")
         if cli is None:
             raise RuntimeError("redis-cli is not on PATH")
+        options = ["--tls", "--cacert", str(self.tls.ca_file)] if self.tls else []
+        if self.password:
+            options += ["-a", self.password, "--no-auth-warning"]
         subprocess.run(
             [
                 cli,
+                *options,
                 "--cluster",
                 "create",
                 *(f"127.0.0.1:{n.port}" for n in self.nodes),
