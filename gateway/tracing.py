@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span, Tracer
 
@@ -63,12 +64,10 @@ class Tracing:
         if not tracing_configured(env):
             return cls()
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        resource = Resource.create({"service.name": "llm-gateway", "service.version": version})
-        provider = TracerProvider(resource=resource)
+        provider = TracerProvider(resource=_resource(version))
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         log.info("tracing on: OTLP/HTTP spans to the OTEL_EXPORTER_OTLP_* endpoint")
         return cls(provider, capture_content=capture_content)
@@ -125,6 +124,19 @@ class Tracing:
     def shutdown(self) -> None:
         if self._provider is not None:
             self._provider.shutdown()
+
+
+def _resource(version: str) -> Resource:
+    """The SDK's resource (``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``) with the
+    gateway's version; ``llm-gateway`` names the service only when the environment does not
+    (attributes given to ``Resource.create`` would override the environment's)."""
+    from opentelemetry.sdk.resources import Resource
+
+    detected = Resource.create({"service.version": version})
+    name = str(detected.attributes.get("service.name", ""))
+    if not name or name.startswith("unknown_service"):
+        detected = detected.merge(Resource({"service.name": "llm-gateway"}))
+    return detected
 
 
 def _incoming_context(headers: Sequence[tuple[bytes, bytes]]) -> Context | None:

@@ -4,23 +4,17 @@ official protobuf types: a server span per request, a client span per Bedrock at
 from __future__ import annotations
 
 import contextlib
-import gzip
-import http.server
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from gateway.emulator.runner import RunningEmulator
+from tests.support.otlp_collector import Collector, running_collector
 from tests.support.servers import GatewayServer, aws_env, running_gateway
 
 POLICY = Path(__file__).parent / "policies" / "e2e.yaml"
@@ -32,50 +26,10 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
 
-class Collector(http.server.ThreadingHTTPServer):
-    """An OTLP/HTTP trace endpoint: keeps every span it is sent."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.spans: list[Span] = []
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: Collector
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        assert self.path == "/v1/traces"
-        request = ExportTraceServiceRequest.FromString(body)
-        with self.server.lock:
-            for resource in request.resource_spans:
-                for scope in resource.scope_spans:
-                    self.server.spans.extend(scope.spans)
-        answer = ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def collector() -> Iterator[Collector]:
-    server = Collector()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with running_collector() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +133,19 @@ def test_a_responses_call_is_a_chat_server_span_with_its_client_span(
     assert [s.name for s in spans if s.kind == Span.SPAN_KIND_SERVER] == ["POST /v1/responses"]
     clients = [_attrs(s) for s in spans if s.kind == Span.SPAN_KIND_CLIENT]
     assert len(clients) == 1 and clients[0]["gen_ai.operation.name"] == "chat"
+
+
+def test_the_resource_is_named_by_otel_service_name(
+    traced: GatewayServer, collector: Collector
+) -> None:
+    """``OTEL_SERVICE_NAME`` names the service (the gateway's own name is only the default)."""
+    sdk = openai.OpenAI(base_url=f"{traced.url}/v1", api_key=KEY, max_retries=0)
+    sdk.chat.completions.create(model="haiku", messages=[{"role": "user", "content": "hi"}])
+    assert traced.state.tracing.force_flush()
+    with collector.lock:
+        _, resource = collector.exports[-1]
+    assert resource["service.name"] == "gateway-under-test"
+    assert resource["service.version"] == "0.1.0"
 
 
 def test_tracing_is_off_without_otel_settings(emulator: RunningEmulator) -> None:
