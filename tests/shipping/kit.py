@@ -31,6 +31,21 @@ Manifest = dict[str, Any]
 
 TENANT_POLICY = (REPO / "policies" / "examples" / "tenants.yaml").read_text()
 REDIS_URL = "rediss://:s3cret@cache.example.internal:6379/0"
+# ElastiCache with cluster mode and in-transit encryption: the configuration endpoint, its AUTH
+# token in the operator's Secret, a private CA in a ConfigMap (as MemoryDB users often have).
+ELASTICACHE = {
+    "host": "clustercfg.gw-cache.abc123.use1.cache.amazonaws.com",
+    "cluster": True,
+    "tls": True,
+    "auth": {"existingSecret": "gw-redis-auth", "existingSecretPasswordKey": "auth-token"},
+    "tlsCA": {"existingConfigMap": "corp-ca", "key": "ca.pem"},
+}
+OTLP = {
+    "otlpEndpoint": "https://otlp.vendor.example",
+    "serviceName": "gw-prod",
+    "existingSecret": "otlp-auth",
+    "resourceAttributes": {"deployment.environment.name": "prod"},
+}
 
 # Values for each optional part switched on (and all of them together).
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -53,6 +68,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "externalRedis": {"redis": {"url": REDIS_URL}},
     "existingSecret": {"auth": {"existingSecret": "my-gateway-keys"}},
     "hpaOff": {"autoscaling": {"enabled": False}, "replicaCount": 3},
+    "elastiCache": {
+        "redis": ELASTICACHE,
+        "tracing": OTLP,
+        "networkPolicy": {"enabled": True},
+        "config": {"workers": 2},
+    },
     "everything": {
         "auth": {"apiKeys": ["sk-client-one-0001", "sk-client-two-0002"], "adminKey": "sk-admin-x"},
         "serviceAccount": {"roleArn": "arn:aws:iam::123456789012:role/llm-gateway"},

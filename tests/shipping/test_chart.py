@@ -16,9 +16,11 @@ from gateway.config import Settings
 from tests.shipping.kit import (
     CHART,
     CRD_KINDS,
+    ELASTICACHE,
     FULLNAME,
     KUBE_VERSION,
     NAMESPACE,
+    OTLP,
     REDIS_URL,
     REPO,
     SCENARIOS,
@@ -46,6 +48,7 @@ EXPECTED_KINDS: dict[str, tuple[str, ...]] = {
     "externalRedis": (*BASE_KINDS, *SCALING),
     "existingSecret": (*NO_SECRET, *SCALING),
     "hpaOff": (*BASE_KINDS, "PodDisruptionBudget"),
+    "elastiCache": (*BASE_KINDS, *SCALING, "NetworkPolicy"),
     "everything": (
         *EVERYTHING,
         "HorizontalPodAutoscaler",
@@ -94,7 +97,7 @@ def test_every_manifest_is_valid_kubernetes(chart: helm_python.Chart, scenario: 
         assert doc["metadata"]["labels"]["app.kubernetes.io/instance"] == "gw"
 
 
-@pytest.mark.parametrize("scenario", ["defaults", "everything", "existingSecret"])
+@pytest.mark.parametrize("scenario", ["defaults", "everything", "existingSecret", "elastiCache"])
 def test_helm_lint_is_clean(scenario: str) -> None:
     report = helm_python.lint(
         CHART,
@@ -161,7 +164,7 @@ def test_every_setting_has_its_env_variable(chart: helm_python.Chart) -> None:
     """Each GATEWAY_* setting is set by the chart (one value each), and no unknown one is."""
     values = {
         "auth": {"adminKey": "sk-admin-key"},
-        "redis": {"url": REDIS_URL},
+        "redis": {**ELASTICACHE, "auth": {**ELASTICACHE["auth"], "username": "gateway"}},
         "metrics": {"port": 9090, "key": "sk-metrics-key"},
     }
     env = env_of(gateway_container(render(chart, values)))
@@ -232,6 +235,12 @@ def test_config_values_map_one_to_one(chart: helm_python.Chart) -> None:
         {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}},
         {"probes": {"liveness": {"periodSecond": 5}}},
         {"image": {"repository": "x", "tag": "1", "pullpolicy": "Always"}},
+        {"redis": {"host": "rediss://cache.example:6379"}},
+        {"redis": {"url": "https://cache.example"}},
+        {"redis": {"auth": {"existingSecret": "x", "passwordKey": "p"}}},
+        {"redis": {"tlsCA": {"secret": "ca"}}},
+        {"tracing": {"resourceAttributes": {"team": "a,b"}}},
+        {"tracing": {"headers": "authorization=Bearer x"}},
     ],
     ids=lambda v: json.dumps(v, sort_keys=True),
 )
@@ -330,6 +339,72 @@ def test_external_redis_url_is_a_secret(chart: helm_python.Chart) -> None:
     assert ref == {"name": "redis-conn", "key": "GATEWAY_REDIS_URL"}
 
 
+def test_cluster_redis_by_parts_with_auth_and_ca_from_the_cluster(
+    chart: helm_python.Chart,
+) -> None:
+    """ElastiCache's shape: the URL is composed as a plain value (nothing secret in it), the
+    AUTH token comes from the operator's Secret, the CA is mounted from their ConfigMap."""
+    docs = render(chart, SCENARIOS["elastiCache"])
+    container = gateway_container(docs)
+    env = env_of(container)
+    assert env["GATEWAY_REDIS_URL"]["value"] == f"rediss+cluster://{ELASTICACHE['host']}:6379/0"
+    assert _secret_ref(env, "GATEWAY_REDIS_PASSWORD") == {
+        "name": "gw-redis-auth",
+        "key": "auth-token",
+    }
+    assert "GATEWAY_REDIS_USERNAME" not in env
+    assert "GATEWAY_REDIS_URL" not in find(docs, "Secret", FULLNAME)["stringData"]
+    ca_file = Path(env["GATEWAY_REDIS_CA_FILE"]["value"])
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "redis-ca")
+    assert mount == {"name": "redis-ca", "mountPath": str(ca_file.parent), "readOnly": True}
+    pod = find(docs, "Deployment", FULLNAME)["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "redis-ca")
+    assert volume["configMap"] == {
+        "name": "corp-ca",
+        "items": [{"key": "ca.pem", "path": ca_file.name}],
+    }
+    egress = find(docs, "NetworkPolicy")["spec"]["egress"]
+    assert 6379 in [p["port"] for rule in egress for p in rule["ports"]]
+    # The same values by parts for a standalone server with TLS, on its own port and database.
+    standalone = {"host": "10.0.0.7", "port": 6380, "tls": True, "database": 3}
+    docs = render(chart, {"redis": standalone, "networkPolicy": {"enabled": True}})
+    assert env_of(gateway_container(docs))["GATEWAY_REDIS_URL"]["value"] == (
+        "rediss://10.0.0.7:6380/3"
+    )
+    egress = find(docs, "NetworkPolicy")["spec"]["egress"]
+    assert 6380 in [p["port"] for rule in egress for p in rule["ports"]]
+
+
+@pytest.mark.parametrize(
+    ("auth", "expected"),
+    [
+        ({"username": "gateway"}, {"value": "gateway"}),
+        (
+            {"existingSecretUsernameKey": "user"},
+            {"valueFrom": {"secretKeyRef": {"name": "redis-rbac", "key": "user"}}},
+        ),
+    ],
+)
+def test_an_acl_user_by_name_or_from_the_secret(
+    chart: helm_python.Chart, auth: dict[str, str], expected: dict[str, Any]
+) -> None:
+    """ElastiCache RBAC and MemoryDB: a user and its password; a CA from a Secret works too."""
+    values = {
+        "redis": {
+            "existingSecret": "redis-conn",
+            "auth": {"existingSecret": "redis-rbac", **auth},
+            "tlsCA": {"existingSecret": "redis-ca-cert"},
+        }
+    }
+    docs = render(chart, values)
+    env = env_of(gateway_container(docs))
+    assert {k: v for k, v in env["GATEWAY_REDIS_USERNAME"].items() if k != "name"} == expected
+    assert _secret_ref(env, "GATEWAY_REDIS_PASSWORD") == {"name": "redis-rbac", "key": "password"}
+    pod = find(docs, "Deployment", FULLNAME)["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "redis-ca")
+    assert volume["secret"]["secretName"] == "redis-ca-cert"
+
+
 def test_in_chart_redis_is_pinned_non_root_and_ephemeral(chart: helm_python.Chart) -> None:
     docs = render(chart, SCENARIOS["inChartRedis"])
     name = f"{FULLNAME}-redis"
@@ -349,17 +424,66 @@ def test_in_chart_redis_is_pinned_non_root_and_ephemeral(chart: helm_python.Char
     assert allowed["app.kubernetes.io/component"] == "gateway"
 
 
+ONE_REDIS = "set only one of redis.url, redis.existingSecret, redis.host"
+HOST_ONLY = "describe redis.host"
+NEEDS_TLS = "redis.tlsCA needs TLS"
+
+
 @pytest.mark.parametrize(
-    "values",
+    ("values", "reason"),
     [
-        {"redis": {"url": REDIS_URL, "internal": {"enabled": True}}},
-        {"redis": {"url": REDIS_URL, "existingSecret": "redis-conn"}},
-        {"auth": {"existingSecret": "keys", "apiKeys": ["sk-0123456789"]}},
-        {"terminationGracePeriodSeconds": 30, "preStopSleepSeconds": 10},
+        ({"redis": {"url": REDIS_URL, "internal": {"enabled": True}}}, ONE_REDIS),
+        ({"redis": {"url": REDIS_URL, "existingSecret": "redis-conn"}}, ONE_REDIS),
+        ({"auth": {"existingSecret": "keys", "apiKeys": ["sk-0123456789"]}}, "auth: set either"),
+        ({"terminationGracePeriodSeconds": 30, "preStopSleepSeconds": 10}, "at least"),
+        ({"redis": {"url": REDIS_URL, "host": "cache.example"}}, ONE_REDIS),
+        ({"redis": {"host": "cache.example", "internal": {"enabled": True}}}, ONE_REDIS),
+        ({"redis": {"url": "redis://cache.example:6379", "cluster": True}}, HOST_ONLY),
+        ({"redis": {"existingSecret": "redis-conn", "tls": True}}, HOST_ONLY),
+        ({"redis": {"host": "c.example", "cluster": True, "database": 2}}, "database 0 only"),
+        (
+            {"redis": {"internal": {"enabled": True}, "auth": {"existingSecret": "redis-auth"}}},
+            "redis.auth is for an external Redis",
+        ),
+        ({"redis": {"auth": {"existingSecret": "redis-auth"}}}, "redis.auth is for an external"),
+        ({"redis": {"host": "c.example", "auth": {"username": "gw"}}}, "username needs"),
+        (
+            {
+                "redis": {
+                    "host": "cache.example",
+                    "auth": {
+                        "existingSecret": "redis-auth",
+                        "username": "gw",
+                        "existingSecretUsernameKey": "user",
+                    },
+                }
+            },
+            "redis.auth: set redis.auth.username or",
+        ),
+        (
+            {"redis": {"url": REDIS_URL, "auth": {"existingSecret": "redis-auth"}}},
+            "redis.url carries credentials",
+        ),
+        ({"redis": {"host": "c.example", "tlsCA": {"existingSecret": "ca"}}}, NEEDS_TLS),
+        ({"redis": {"url": "redis://c.example", "tlsCA": {"existingSecret": "ca"}}}, NEEDS_TLS),
+        ({"redis": {"tlsCA": {"existingConfigMap": "ca"}}}, "for an external Redis with TLS"),
+        (
+            {
+                "redis": {
+                    "host": "cache.example",
+                    "tls": True,
+                    "tlsCA": {"existingSecret": "ca", "existingConfigMap": "ca"},
+                }
+            },
+            "redis.tlsCA: set existingSecret or existingConfigMap",
+        ),
     ],
+    ids=lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else "",
 )
-def test_contradicting_values_are_refused(chart: helm_python.Chart, values: dict[str, Any]) -> None:
-    with pytest.raises(helm_python.HelmRenderError):
+def test_contradicting_values_are_refused(
+    chart: helm_python.Chart, values: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(helm_python.HelmRenderError, match=re.escape(reason)):
         chart.render(values=values, name="gw")
 
 
@@ -470,5 +594,18 @@ def test_tracing_values_set_the_standard_otel_variables(chart: helm_python.Chart
     assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
     spec = find(docs, "NetworkPolicy")["spec"]
     assert 4318 in [p["port"] for rule in spec["egress"] for p in rule["ports"]]
+    assert "OTEL_EXPORTER_OTLP_HEADERS" not in env and "OTEL_RESOURCE_ATTRIBUTES" not in env
     with pytest.raises(helm_python.HelmValuesError):
         chart.render(values={"tracing": {"sampler": "sometimes"}}, name="gw")
+
+
+def test_tracing_headers_come_from_a_secret(chart: helm_python.Chart) -> None:
+    """A collector that needs auth (a vendor's OTLP endpoint): its headers never in the manifest."""
+    env = env_of(gateway_container(render(chart, {"tracing": OTLP})))
+    assert _secret_ref(env, "OTEL_EXPORTER_OTLP_HEADERS") == {
+        "name": "otlp-auth",
+        "key": "OTEL_EXPORTER_OTLP_HEADERS",
+    }
+    assert env["OTEL_SERVICE_NAME"]["value"] == "gw-prod"
+    assert env["OTEL_RESOURCE_ATTRIBUTES"]["value"] == "deployment.environment.name=prod"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "https://otlp.vendor.example"

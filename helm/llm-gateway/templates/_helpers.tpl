@@ -92,3 +92,12 @@ true
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* OTEL_RESOURCE_ATTRIBUTES from tracing.resourceAttributes: key=value pairs in key order. */}}
+{{- define "llm-gateway.tracing.resourceAttributes" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := . -}}
+{{- $pairs = append $pairs (printf "%s=%v" $key $value) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
