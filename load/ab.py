@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GATEWAY_", "PROMETHEUS_"))
     }
     try:
-        emulator = procs._start_emulator(base_env)
+        emulator = procs.start_emulator(base_env)
         procs.gateway_env = gateway_env(base_env, emulator.url)
         names = []
         for index, rev in enumerate(args.revs):

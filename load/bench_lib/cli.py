@@ -25,6 +25,7 @@ from bench_lib.profile_runs import run_profile
 from bench_lib.progress import bench_progress
 from bench_lib.report import budgets_table, profile_text, rows_table
 from bench_lib.runs import Runner
+from bench_lib.scaling import Scaling, ScalingOptions, ratios, scaling_table, summarise
 from bench_lib.wrk import INSTALL_HINT, wrk_path
 
 
@@ -38,6 +39,23 @@ def parse_args(argv: list[str] | None = None, description: str = "") -> argparse
     )
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="no CPU pinning")
     parser.add_argument("--keep-logs", action="store_true", help="keep the work folder")
+    scaling = parser.add_argument_group("workers scaling (instead of the main run)")
+    scaling.add_argument(
+        "--workers-scaling",
+        type=int,
+        nargs="*",
+        metavar="N",
+        help="throughput at saturation per worker count (default 1 2), nothing else",
+    )
+    scaling.add_argument("--scaling-connections", type=int, default=64)
+    scaling.add_argument("--scaling-seconds", type=int, help="per run (default 10, quick 5)")
+    scaling.add_argument("--scaling-rounds", type=int, help="rounds (default 3, quick 2)")
+    scaling.add_argument(
+        "--scaling-upstream",
+        choices=("canned", "emulator"),
+        default="canned",
+        help="canned: the emulator's answer replayed by a minimal server (default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -59,6 +77,8 @@ def main(argv: list[str] | None = None, description: str = "") -> int:
     if wrk_path() is None:
         print(INSTALL_HINT, file=sys.stderr)
         return 2
+    if args.workers_scaling is not None:
+        return main_scaling(args)
     started = time.monotonic()
     durations = Durations.of(args.quick)
     with workdir(args.keep_logs) as folder:
@@ -101,10 +121,61 @@ def main(argv: list[str] | None = None, description: str = "") -> int:
     return 1 if errors else 0
 
 
-def write_json(document: dict[str, Any], extra: Path | None) -> None:
-    """``load/results/bench-<ts>.json`` (git-ignored), and ``extra`` too when given."""
+def scaling_options(args: argparse.Namespace) -> ScalingOptions:
+    counts = tuple(args.workers_scaling) or (1, 2)
+    if any(n < 1 for n in counts) or len(counts) < 2:
+        raise SystemExit("--workers-scaling: at least two worker counts, each 1 or more")
+    return ScalingOptions(
+        workers=counts,
+        rounds=args.scaling_rounds or (2 if args.quick else 3),
+        duration_s=args.scaling_seconds or (5 if args.quick else 10),
+        connections=args.scaling_connections,
+        upstream=args.scaling_upstream,
+    )
+
+
+def main_scaling(args: argparse.Namespace) -> int:
+    """The workers scaling run alone: its table on stdout, its JSON beside the others."""
+    started = time.monotonic()
+    options = scaling_options(args)
+    load_start = procstat.load_average()
+    with workdir(args.keep_logs) as folder:
+        procs = Processes(folder, Pinning(None, None))
+        scaling = Scaling(procs, folder, options)
+        try:
+            scaling.start()
+            runs = scaling.measure()
+        finally:
+            procs.stop()
+    rows = summarise(runs)
+    cpus = os.cpu_count() or 0
+    print()
+    print(scaling_table(rows, options, cpus))
+    document = {
+        "meta": {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "cpus": cpus,
+            "options": vars(options) | {"workers": list(options.workers)},
+            "load_average_start": load_start,
+            "load_average_end": procstat.load_average(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "git_rev": _git_rev(),
+            "elapsed_s": round(time.monotonic() - started, 1),
+        },
+        "runs": [run.to_json() for run in runs],
+        "rows": [vars(row) | {"total_cores": row.total_cores} for row in rows],
+        "ratios": ratios(rows),
+    }
+    write_json(document, args.json, kind="scaling")
+    print(f"elapsed {time.monotonic() - started:.0f} s")
+    return 1 if any(row.errors for row in rows) else 0
+
+
+def write_json(document: dict[str, Any], extra: Path | None, kind: str = "bench") -> None:
+    """``load/results/<kind>-<ts>.json`` (git-ignored), and ``extra`` too when given."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     for path in (out, extra):
         if path is not None:
             path.write_text(json.dumps(document, indent=2) + "\n")

@@ -101,7 +101,7 @@ class Processes:
         self.procs[name] = proc
         return proc
 
-    def spawn_gateway(self, name: str, command: list[str]) -> Proc:
+    def spawn_gateway(self, name: str, command: list[str], workers: int = 1) -> Proc:
         """A gateway process (``command`` + ``serve`` on a free port) on the proxy CPUs."""
         port = free_port()
         command = [
@@ -112,7 +112,7 @@ class Processes:
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
         ]
         return self.spawn(name, command, self.gateway_env, local_url(port), self.pinning.proxy_cpus)
 
@@ -130,23 +130,16 @@ class Processes:
 
     def start(self) -> None:
         """The emulator (ready, its answer fixed), then the floor and the gateway (both ready)."""
-        base_env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "GATEWAY_", "PROMETHEUS_"))
-        }
-        # This checkout's gateway in every child (an editable install may point elsewhere).
-        base_env["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(REPO), base_env.get("PYTHONPATH")])
-        )
-        emulator = self._start_emulator(base_env)
+        base_env = clean_env()
+        emulator = self.start_emulator(base_env)
         self._start_floor(base_env, emulator.url)
         self.gateway_env = gateway_env(base_env, emulator.url) | self.gateway_extra
         self.spawn_gateway("gateway", [sys.executable, "-m", "gateway"])
         self.wait_ready(self.procs["floor"], "/healthz")
         self.wait_ready(self.procs["gateway"], "/readyz")
 
-    def _start_emulator(self, base_env: dict[str, str]) -> Proc:
+    def start_emulator(self, base_env: dict[str, str]) -> Proc:
+        """The emulator, ready, answering every model with the benchmark's fixed reply."""
         port = free_port()
         command = [
             sys.executable,
@@ -185,6 +178,15 @@ class Processes:
         ]
         return self.spawn("floor", command, base_env, local_url(port), self.pinning.proxy_cpus)
 
+    def stop_one(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.popen.send_signal(signal.SIGTERM)
+        try:
+            proc.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            proc.popen.wait()
+
     def stop(self) -> None:
         for proc in self.procs.values():
             if proc.popen.poll() is None:
@@ -199,6 +201,16 @@ class Processes:
     def memory_mb(self, name: str) -> dict[str, float]:
         memory = procstat.memory(self.procs[name].pid)
         return {"rss_mb": memory.rss_kb / 1024, "hwm_mb": memory.hwm_kb / 1024}
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without AWS_*, GATEWAY_* and PROMETHEUS_* (each process gets its own),
+    with this checkout's gateway first on PYTHONPATH (an editable install may point elsewhere)."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GATEWAY_", "PROMETHEUS_"))
+    }
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
 
 
 def gateway_env(base_env: dict[str, str], emulator_url: str) -> dict[str, str]:

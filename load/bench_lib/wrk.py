@@ -228,11 +228,12 @@ def run_wrk(
     duration_s: float,
     timeout_s: float = 10.0,
     cpus: set[int] | None = None,
+    threads: int | None = None,
 ) -> tuple[WrkResult, str]:
     """Run wrk once against ``url``; the parsed result and wrk's raw output."""
     command = [
         wrk_path() or "wrk",
-        f"-t{threads_for(connections)}",
+        f"-t{threads or threads_for(connections)}",
         f"-c{connections}",
         f"-d{max(1, round(duration_s))}s",
         f"--timeout={max(1, round(timeout_s))}s",
