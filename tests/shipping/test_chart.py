@@ -140,7 +140,12 @@ def test_deployment_probes_security_and_termination(chart: helm_python.Chart) ->
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]
     assert "emptyDir" in volumes[mounts["/var/run/prometheus-multiproc"]]
-    assert "PROMETHEUS_MULTIPROC_DIR" not in env_of(container)  # one worker: in memory
+    # Two workers by default, sharing their samples through the memory-backed folder.
+    assert container["args"][-2:] == ["--workers", "2"]
+    multiproc = env_of(container)["PROMETHEUS_MULTIPROC_DIR"]["value"]
+    assert volumes[mounts[multiproc]]["emptyDir"]["medium"] == "Memory"
+    one = gateway_container(render(chart, {"config": {"workers": 1}}))
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env_of(one)  # one worker: in memory
     policies = volumes[mounts["/app/policies"]]
     assert policies["configMap"]["name"] == f"{FULLNAME}-policies"
     assert not any("subPath" in m for m in container["volumeMounts"])  # subPath never updates
