@@ -40,11 +40,13 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTls:
     return ServerTls.make(tmp_path_factory.mktemp("redis-tls"))
 
 
-def _values(emulator: RunningEmulator, **parts: Any) -> dict[str, Any]:
-    """The chart's values with the emulator as Bedrock and one client key."""
+def _values(emulator: RunningEmulator, workers: int = 1, **parts: Any) -> dict[str, Any]:
+    """The chart's values with the emulator as Bedrock and one client key. Redis calls may
+    take 2 s (not 0.25): a loaded test machine doing TLS handshakes must not fail open."""
     return {
         "aws": {"region": EMULATOR_REGION, "bedrockEndpointUrl": emulator.url},
         "auth": {"apiKeys": [KEY]},
+        "config": {"workers": workers, "redisTimeoutS": 2},
         **parts,
     }
 
@@ -108,7 +110,7 @@ def test_elasticache_cluster_mode_values_run(
             secrets={"gw-redis-auth": {"token": TOKEN}},
             config_maps={"corp-ca": {"ca.pem": tls.ca_file.read_text()}},
         )
-        proc = run_chart(_values(emulator, redis=redis, config={"workers": 2}), namespace)
+        proc = run_chart(_values(emulator, workers=2, redis=redis), namespace)
         assert _cached_twice(proc.url) == ["miss", "hit"]
         stored = sum(
             int(node.command("DBSIZE").split(b":")[1].split(b"\r")[0])
