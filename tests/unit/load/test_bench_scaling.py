@@ -103,6 +103,7 @@ def test_figures_of_a_run() -> None:
     ]
     one, two = summarise(runs)
     assert (one.rps, two.rps) == (2200, 3500)  # medians
+    assert (one.best_rps, two.best_rps) == (2400, 3600)
     assert one.requests == 44_000 and one.gateway_cores == pytest.approx(0.9)
     assert one.gateway_cpu_ms_per_req == pytest.approx(18_000 / 44_000)
     assert two.gateway_cpu_ms_per_req == pytest.approx(36_000 / 70_000)
@@ -110,6 +111,7 @@ def test_figures_of_a_run() -> None:
     (ratio,) = ratios([one, two])
     assert ratio["throughput_ratio"] == pytest.approx(3500 / 2200)
     assert ratio["gateway_cores_ratio"] == pytest.approx(2.0)
+    assert ratio["best_throughput_ratio"] == pytest.approx(1.5)
     # Two cores of their own at 0.514 ms a request against one at 0.409 ms.
     per_request = (18_000 / 44_000) / (36_000 / 70_000)
     assert ratio["dedicated_cores_ratio"] == pytest.approx(2 * per_request)
