@@ -51,6 +51,11 @@ def parse_args(argv: list[str] | None = None, description: str = "") -> argparse
     scaling.add_argument("--scaling-seconds", type=int, help="per run (default 10, quick 5)")
     scaling.add_argument("--scaling-rounds", type=int, help="rounds (default 3, quick 2)")
     scaling.add_argument(
+        "--scaling-check-bodies",
+        action="store_true",
+        help="wrk checks every answer's body (about 1.5x the CPU for wrk)",
+    )
+    scaling.add_argument(
         "--scaling-upstream",
         choices=("canned", "emulator"),
         default="canned",
@@ -131,6 +136,7 @@ def scaling_options(args: argparse.Namespace) -> ScalingOptions:
         duration_s=args.scaling_seconds or (5 if args.quick else 10),
         connections=args.scaling_connections,
         upstream=args.scaling_upstream,
+        check_bodies=args.scaling_check_bodies,
     )
 
 

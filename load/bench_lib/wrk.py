@@ -71,14 +71,30 @@ def lua_string(text: str) -> str:
 
 
 def lua_script(
-    body_path: Path, headers: Mapping[str, str], mark: str, *, unique: bool = False
+    body_path: Path,
+    headers: Mapping[str, str],
+    mark: str,
+    *,
+    unique: bool = False,
+    check_bodies: bool = True,
 ) -> str:
     """The wrk script: POST the body read from ``body_path`` with ``headers``; count 2xx answers
     whose body lacks ``mark`` as bad and ``x-gateway-cache`` hits/misses; with ``unique``, the
-    first ``@@N@@`` in the body becomes a per-request counter (every request is different)."""
+    first ``@@N@@`` in the body becomes a per-request counter (every request is different).
+    Without ``check_bodies`` there is no per-answer Lua call (wrk measured 55-65 us of CPU per
+    request instead of 83-90; only statuses and socket errors are counted)."""
     header_lines = "\n".join(
         f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()
     )
+    response_fn = """
+function response(status, headers, body)
+  if status >= 200 and status < 300 and not string.find(body, mark, 1, true) then
+    bad = bad + 1
+  end
+  local c = headers["x-gateway-cache"]
+  if c == "hit" then hits = hits + 1 elseif c == "miss" then misses = misses + 1 end
+end
+"""
     request_fn = ""
     if unique:
         request_fn = f"""
@@ -109,15 +125,7 @@ function init(args)
   misses = 0
   counter = 0
 end
-{request_fn}
-function response(status, headers, body)
-  if status >= 200 and status < 300 and not string.find(body, mark, 1, true) then
-    bad = bad + 1
-  end
-  local c = headers["x-gateway-cache"]
-  if c == "hit" then hits = hits + 1 elseif c == "miss" then misses = misses + 1 end
-end
-
+{request_fn}{response_fn if check_bodies else ""}
 function done(summary, latency, requests)
   local b, h, m = 0, 0, 0
   for _, t in ipairs(threads) do

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from bench_lib.scaling import (
     summarise,
     tree_pids,
 )
-from bench_lib.wrk import WrkResult
+from bench_lib.wrk import WrkResult, lua_script
 
 ANSWER = answer_bytes(b'{"output": {}}')
 
@@ -117,3 +118,10 @@ def test_figures_of_a_run() -> None:
     assert ratio["dedicated_cores_ratio"] == pytest.approx(2 * per_request)
     text = scaling_table([one, two], ScalingOptions(), cpus=2)
     assert "2 workers / 1: throughput 1.59x" in text and "unpinned on 2 CPUs" in text
+
+
+def test_without_the_body_check_wrk_calls_no_lua_per_answer(tmp_path: Path) -> None:
+    checked = lua_script(tmp_path / "b.json", {"A": "b"}, '"choices"')
+    lean = lua_script(tmp_path / "b.json", {"A": "b"}, '"choices"', check_bodies=False)
+    assert "function response(" in checked and "function response(" not in lean
+    assert "function done(" in lean  # the exact counts and percentiles still come out
