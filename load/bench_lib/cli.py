@@ -166,7 +166,7 @@ def main_scaling(args: argparse.Namespace) -> int:
             "load_average_end": procstat.load_average(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "git_rev": _git_rev(),
+            "git_rev": git_rev(),
             "elapsed_s": round(time.monotonic() - started, 1),
         },
         "runs": [run.to_json() for run in runs],
