@@ -58,6 +58,8 @@ class AccessLog:
             try:
                 handler.stream.write(line + handler.terminator)
                 handler.flush()
+            except (OSError, ValueError):  # a closed or broken stream: the line is lost, as
+                pass  # logging's handleError would lose it, and the answer is not disturbed
             finally:
                 handler.release()
             return

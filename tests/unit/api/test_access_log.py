@@ -126,3 +126,12 @@ def test_nothing_below_info(
     logging.getLogger().setLevel(logging.WARNING)
     AccessLog(logging.getLogger("gateway.access"), json_format=True).write(ctx(), 0.002)
     assert stream.getvalue() == ""
+
+
+def test_a_closed_stream_loses_the_line_quietly(
+    root_stream: tuple[io.StringIO, logging.StreamHandler[io.StringIO]],
+) -> None:
+    stream, handler = root_stream
+    logging.getLogger().handlers[:] = [handler]  # without pytest's own capture handler
+    stream.close()
+    AccessLog(logging.getLogger("gateway.access"), json_format=True).write(ctx(), 0.002)
