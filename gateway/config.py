@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+#: The Redis URL schemes that speak TLS (the only ones a CA file applies to).
+REDIS_TLS_SCHEMES = ("rediss", "rediss+cluster")
 
 
 def sha256_hex(value: str) -> str:
@@ -133,7 +135,7 @@ class Settings(BaseSettings):
             )
         if self.redis_username and not self.redis_password:
             raise ValueError("GATEWAY_REDIS_USERNAME needs GATEWAY_REDIS_PASSWORD")
-        if self.redis_ca_file and parts.scheme not in ("rediss", "rediss+cluster"):
+        if self.redis_ca_file and parts.scheme not in REDIS_TLS_SCHEMES:
             raise ValueError(
                 "GATEWAY_REDIS_CA_FILE needs a TLS URL (rediss:// or rediss+cluster://)"
             )

@@ -19,11 +19,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
+from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
+
+from gateway.config import REDIS_TLS_SCHEMES
 
 log = logging.getLogger("gateway.redis")
 
@@ -68,13 +71,12 @@ class RedisAuth:
             found["password"] = self.password
             if self.username:
                 found["username"] = self.username
-        if self.ca_file and url.startswith(TLS_SCHEMES):
+        if self.ca_file and urlsplit(url).scheme in REDIS_TLS_SCHEMES:
             found["ssl_ca_certs"] = self.ca_file
         return found
 
 
 NO_AUTH = RedisAuth()
-TLS_SCHEMES = ("rediss://", "rediss+cluster://")
 
 
 def _cluster_client(url: str, *, timeout_s: float, max_connections: int, auth: RedisAuth) -> Redis:
