@@ -12,6 +12,11 @@ A head over the bounds is answered as uvicorn answers a request it cannot parse 
 the connection closed), with an OpenAI-shaped body: 431 is not a status the openai SDK maps
 to an exception class. A deadline that passes closes the connection without an answer (the
 client did not finish asking); the application then sees the client as gone.
+
+uvicorn cancels its keep-alive timer when a connection ends cleanly but not when it ends in
+an error (a client's reset): the pending timer then holds the closed connection's protocol,
+transport and last request (~35 KB) for the keep-alive timeout. This subclass cancels it on
+every close.
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:  # left armed by uvicorn after a reset
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def data_received(self, data: bytes) -> None:
         if self._refused:

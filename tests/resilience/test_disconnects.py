@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
+import socket
+import struct
 import time
 
 import httpx2 as httpx
@@ -13,6 +16,7 @@ import orjson
 import pytest
 
 from gateway.emulator.runner import RunningEmulator
+from gateway.protocol import BoundedHttpToolsProtocol
 from tests.resilience.helpers import (
     HAIKU,
     KEY,
@@ -199,3 +203,52 @@ async def test_a_client_gone_mid_stream_is_a_499(
     notes = [r for r in caplog.records if "client disconnected during the stream" in r.message]
     assert notes and notes[0].levelno == logging.INFO and notes[0].exc_info is None
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+RESETS = 40
+
+
+async def _ask_then_reset(host: str, port: int) -> bytes:
+    """One plain request read to its end, then a reset (RST), as a client that dies idle."""
+    reader, writer = await asyncio.open_connection(host, port)
+    payload = orjson.dumps({**BODY, "stream": False})
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (KEY.encode(), len(payload), payload)
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    body = await reader.readexactly(length)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+    return head + body
+
+
+def _closed_but_timed() -> int:
+    """Closed connections that a pending keep-alive timer still holds."""
+    return sum(
+        1
+        for o in gc.get_objects()
+        if isinstance(o, BoundedHttpToolsProtocol)
+        and o.transport.is_closing()
+        and o.timeout_keep_alive_task is not None
+    )
+
+
+async def test_connections_reset_while_idle_are_released_at_once(
+    gateway: GatewayServer,
+) -> None:
+    """uvicorn leaves its keep-alive timer armed after a reset, holding the closed connection
+    (protocol, transport, last request, ~35 KB) for the keep-alive timeout (5 s); the
+    gateway's protocol cancels it on every close."""
+    await _warm_up(gateway)
+    answers = await asyncio.gather(
+        *(_ask_then_reset("127.0.0.1", gateway.server.config.port) for _ in range(RESETS))
+    )
+    assert all(a.startswith(b"HTTP/1.1 200") for a in answers)
+    deadline = time.monotonic() + 2.0  # inside the 5 s keep-alive: unfixed, they stay held
+    while (held := _closed_but_timed()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert held == 0, f"{held} closed connections still held by keep-alive timers"
