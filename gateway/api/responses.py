@@ -30,6 +30,7 @@ from gateway.api.openapi import responses_request_body
 from gateway.api.rendering import render
 from gateway.cache.responses import ResponseStore, StoredResponse
 from gateway.errors import InvalidRequestError, NotFoundError, UpstreamError
+from gateway.jsonbytes import json_bytes
 from gateway.schemas.bounds import (
     check_chat_bytes,
     check_conversation_length,
@@ -141,7 +142,7 @@ class ResponsesPresenter:
             new_id=new_id,
         )
         await self.keep(response)
-        return orjson.dumps(response)
+        return json_bytes(response)
 
     def encoder(self) -> ChunkEncoder:
         return ResponsesEncoder(self)

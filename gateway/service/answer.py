@@ -7,9 +7,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Protocol
 
-import orjson
-
 from gateway.cache.answers import CachedAnswer, replay_chunks, replay_completion
+from gateway.jsonbytes import json_bytes
 from gateway.service.accounting import usage_cost
 from gateway.service.caching import lookup, plan_cache
 from gateway.service.chat import ChatPlan
@@ -32,7 +31,7 @@ class Presenter(Protocol):
 
 class ChatPresenter:
     async def body(self, completion: dict[str, Any]) -> bytes:
-        return orjson.dumps(completion)
+        return json_bytes(completion)
 
     def encoder(self) -> ChunkEncoder:
         return ChatSSE()

@@ -9,10 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from gateway.cache.prefixes import scope_of
 from gateway.errors import UpstreamMalformedError
+from gateway.jsonbytes import json_bytes
 from gateway.providers.bedrock import REQUEST_ID_KEY
 from gateway.routing.decision import Candidate, Decision, RouteRequest
 from gateway.routing.engine import choose
@@ -139,7 +138,7 @@ def converse_bytes(plan: ChatPlan, candidate: Candidate) -> bytes:
         ),
         levers=body_levers(plan, model),
     )
-    return orjson.dumps(body)
+    return json_bytes(body)
 
 
 def body_levers(plan: ChatPlan, model: ModelSpec) -> Levers:

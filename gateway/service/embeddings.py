@@ -8,9 +8,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from gateway.errors import UpstreamMalformedError
+from gateway.jsonbytes import json_bytes
 from gateway.providers.bedrock import BedrockClient
 from gateway.routing.decision import Candidate, RouteRequest
 from gateway.routing.engine import choose
@@ -89,7 +88,7 @@ async def answer_embeddings(
         prompt_tokens=tokens,
         encoding_format=req.encoding_format or "float",
     )
-    return JsonReply(orjson.dumps(body), ctx.headers())
+    return JsonReply(json_bytes(body), ctx.headers())
 
 
 async def _embed(
@@ -116,9 +115,7 @@ async def _embed_titan(
 ) -> tuple[Vectors, int]:
     limit = asyncio.Semaphore(CONCURRENT_CALLS)
     family = embedding_family(model_id)
-    bodies = [
-        orjson.dumps(titan_body(text, dimensions=dimensions, family=family)) for text in texts
-    ]
+    bodies = [json_bytes(titan_body(text, dimensions=dimensions, family=family)) for text in texts]
 
     async def one(body: bytes) -> tuple[list[float], int]:
         async with limit:
@@ -140,7 +137,7 @@ async def _embed_cohere(
     request_ids: list[str],
 ) -> tuple[Vectors, int]:
     async def one(body: dict[str, Any]) -> tuple[Vectors, int]:
-        result = await bedrock.invoke_model(model_id, orjson.dumps(body), timeout=timeout)
+        result = await bedrock.invoke_model(model_id, json_bytes(body), timeout=timeout)
         request_ids.append(result.headers.get("x-amzn-RequestId", ""))
         _check(model_id, cohere_problem(result.body))
         header = result.headers.get("x-amzn-bedrock-input-token-count", "")

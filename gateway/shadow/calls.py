@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from gateway.errors import ModelRefusedError, UpstreamServerError, UpstreamTimeoutError
+from gateway.jsonbytes import json_bytes
 from gateway.routing.policy import Guardrail, ModelSpec
 from gateway.translation.converse_to_openai import chat_completion
 from gateway.translation.openai_to_converse import (
@@ -58,7 +57,7 @@ def body_for(
             prepared.prompt_tokens, model.max_output_tokens, model.context_window
         ),
     )
-    return orjson.dumps(body)
+    return json_bytes(body)
 
 
 async def call_chat(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import orjson
-
+from gateway.jsonbytes import json_bytes
 from gateway.routing.policy import ModelSpec
 from gateway.translation.embeddings import (
     cohere_bodies,
@@ -31,10 +30,10 @@ async def embed_text(
     family = embedding_family(model.bedrock_id)
     if family == "cohere-v3":
         body = cohere_bodies([text])[0]
-        result = await bedrock.invoke_model(model.bedrock_id, orjson.dumps(body), timeout=timeout)
+        result = await bedrock.invoke_model(model.bedrock_id, json_bytes(body), timeout=timeout)
         vectors = parse_cohere(result.body)
         return (list(vectors[0]) if vectors else []), estimate_tokens([text])
     body = titan_body(text, dimensions=model.dimensions, family=family)
-    result = await bedrock.invoke_model(model.bedrock_id, orjson.dumps(body), timeout=timeout)
+    result = await bedrock.invoke_model(model.bedrock_id, json_bytes(body), timeout=timeout)
     vector, tokens = parse_titan(result.body)
     return list(vector), tokens
