@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         help="AWS region to check inference profiles for (default: AWS_REGION, the profile's)",
     )
     from gateway.compare_args import add_compare_parser
-    from gateway.models_command import add_models_parser
+    from gateway.models_args import add_models_parser
 
     add_compare_parser(sub)
     add_models_parser(sub)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 import orjson
 
@@ -22,22 +21,6 @@ from gateway.routing.models_table import (
 )
 from gateway.routing.offer import Offer, not_offered
 from gateway.routing.policy import RESIDENCIES, PolicyError
-
-
-def add_models_parser(sub: Any) -> None:
-    models = sub.add_parser(
-        "models",
-        help="the catalogue for a region: ids, profiles, tiers, prices, features, status",
-    )
-    models.add_argument("--policies", help="policy file or folder (GATEWAY_POLICIES)")
-    models.add_argument("--region", help="AWS region (default: AWS_REGION, the profile's)")
-    models.add_argument(
-        "--discover",
-        action="store_true",
-        help="ask the region what it offers (ListFoundationModels, ListInferenceProfiles)",
-    )
-    models.add_argument("--timeout", type=float, default=10.0, help="seconds per listing call")
-    models.add_argument("--json", action="store_true", help="JSON instead of a text table")
 
 
 def run_models(args: argparse.Namespace) -> int:

@@ -80,3 +80,37 @@ def test_a_hard_limit_under_the_pool_is_a_warning() -> None:
     assert "soft 512" in out
     assert "WARNING open-file limit 512 (the hard limit) is under two sockets" in out
     assert "GATEWAY_UPSTREAM_POOL_SIZE" in out
+
+
+SERVE_IMPORTS = """
+import sys
+from gateway.__main__ import _parser
+from gateway.config import Settings
+from gateway.app import create_app
+_parser().parse_args(["serve"])
+create_app(Settings(api_keys="k", policies="policies"))
+print(" ".join(sorted(sys.modules)))
+"""
+# What other commands need and a serving process must not carry (each module is memory).
+NOT_SERVED = (
+    "gateway.compare",
+    "gateway.compare_report",
+    "gateway.models_command",
+    "gateway.routing.models_table",
+    "gateway.emulator",
+    "boto3",
+    "tqdm",
+    "websockets",
+)
+
+
+def test_a_serving_process_imports_no_other_command() -> None:
+    env = {"AWS_REGION": "us-east-1", "PATH": "/usr/bin:/bin"}
+    modules = subprocess.run(
+        [sys.executable, "-c", SERVE_IMPORTS], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    assert "gateway.app" in modules
+    loaded = [
+        m for m in modules if m in NOT_SERVED or m.startswith(tuple(n + "." for n in NOT_SERVED))
+    ]
+    assert loaded == [], loaded
