@@ -178,12 +178,17 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.providers.aws_config import policy_region, region_problem
     from gateway.routing.loader import load_policy
     from gateway.routing.policy import PolicyError
     from gateway.serving import http_protocol, note_open_files
     from gateway.serving import serve as serve_app
 
     note_open_files(settings.upstream_pool_size)  # the workers inherit the raised limit
+    problem = region_problem(policy_region())
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     options = {
         "host": args.host,

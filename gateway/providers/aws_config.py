@@ -48,12 +48,24 @@ def configured_endpoint(env: Mapping[str, str], scoped: Mapping[str, Any]) -> st
 
 
 def resolved_endpoint(session: Any, region: str) -> str:
-    """botocore's own answer for bedrock-runtime: partition, FIPS and dual-stack included."""
-    client = session.create_client(SERVICE, region_name=region)
-    try:
-        return str(client.meta.endpoint_url)
-    finally:
-        client.close()
+    """botocore's own answer for bedrock-runtime: the service's endpoint rule set evaluated by
+    botocore's provider, with the region, FIPS and dual-stack settings as a client reads them
+    (partitions: GovCloud, China). Not through ``create_client``: a client loads the whole
+    service model and its machinery (~3.6 MB kept by the process) for one URL."""
+    from botocore.endpoint_provider import EndpointProvider
+    from botocore.utils import ensure_boolean, validate_region_name
+
+    validate_region_name(region)  # as create_client does: no URL for a malformed region
+    loader = session.get_component("data_loader")
+    provider = EndpointProvider(
+        loader.load_service_model(SERVICE, "endpoint-rule-set-1"), loader.load_data("partitions")
+    )
+    endpoint = provider.resolve_endpoint(
+        Region=region,
+        UseFIPS=ensure_boolean(session.get_config_variable("use_fips_endpoint") or False),
+        UseDualStack=ensure_boolean(session.get_config_variable("use_dualstack_endpoint") or False),
+    )
+    return str(endpoint.url)
 
 
 def resolve_region(session: Any) -> tuple[str, dict[str, Any], str | None]:
@@ -67,6 +79,17 @@ def resolve_region(session: Any) -> tuple[str, dict[str, Any], str | None]:
         profile_region, scoped, problem = None, {}, f"{type(exc).__name__}: {exc}"
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or profile_region
     return region or "us-east-1", scoped, problem
+
+
+def region_problem(region: str) -> str | None:
+    """Why botocore would refuse ``region`` (a malformed name), or None."""
+    from botocore.utils import validate_region_name
+
+    try:
+        validate_region_name(region)
+    except BotoCoreError as exc:
+        return f"{exc} Set AWS_REGION (or AWS_DEFAULT_REGION, or the profile's region)."
+    return None
 
 
 def policy_region() -> str:

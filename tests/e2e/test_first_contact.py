@@ -196,7 +196,10 @@ def test_the_openai_sdk_sees_a_streamed_tool_call_on_a_model_without_streaming_t
         pytest.skip("the catalogue has no model with tools but no streaming tools")
     sdk = openai.OpenAI(base_url=f"{shipped.url}/v1", api_key=KEY, max_retries=0)
     stream = sdk.chat.completions.create(
-        model=names[0], messages=ASK_WEATHER, tools=[WEATHER], stream=True  # type: ignore[arg-type, list-item]
+        model=names[0],
+        messages=ASK_WEATHER,
+        tools=[WEATHER],
+        stream=True,  # type: ignore[arg-type, list-item]
     )
     calls = [t for chunk in stream for c in chunk.choices for t in c.delta.tool_calls or []]
     assert calls and calls[0].function and calls[0].function.name == "get_weather"

@@ -156,6 +156,16 @@ def test_serve_refuses_to_start_without_a_key() -> None:
     assert "GATEWAY_API_KEYS" in result.stderr and "--demo" in result.stderr
 
 
+def test_serve_refuses_a_malformed_region_without_a_traceback() -> None:
+    import os
+
+    env = {**os.environ, "GATEWAY_API_KEYS": "k", "AWS_REGION": "bad_region!"}
+    result = _cli("serve", "--port", "1", env=env)
+    assert result.returncode == 2
+    assert "bad_region!" in result.stderr and "AWS_REGION" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_demo_serves_with_printed_key(tmp_path: Path) -> None:
     import os
 

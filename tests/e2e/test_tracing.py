@@ -109,7 +109,14 @@ def test_a_streamed_request_and_embeddings_are_traced_too(
     sdk = openai.OpenAI(base_url=f"{traced.url}/v1", api_key=KEY, max_retries=0)
     trace = "0af7651916cd43dd8448eb211c80319c"
     header = {"traceparent": f"00-{trace}-b7ad6b7169203331-01"}
-    list(sdk.chat.completions.create(model="chain", messages=[{"role": "user", "content": "hi"}], stream=True, extra_headers=header))  # type: ignore[arg-type]  # noqa: E501
+    list(
+        sdk.chat.completions.create(
+            model="chain",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            extra_headers=header,
+        )
+    )  # type: ignore[arg-type]  # noqa: E501
     sdk.embeddings.create(model="embed", input="hello", extra_headers=header)
     spans = _spans_of(collector, traced, bytes.fromhex(trace))
     servers = {s.name: _attrs(s) for s in spans if s.kind == Span.SPAN_KIND_SERVER}

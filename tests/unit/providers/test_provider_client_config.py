@@ -122,6 +122,20 @@ async def test_region_and_endpoint(
         await client.close()
 
 
+async def test_the_profile_fips_and_dual_stack_settings_are_read(
+    clean_aws: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "config").write_text(
+        "[default]\nregion = us-west-2\nuse_fips_endpoint = true\nuse_dualstack_endpoint = true\n"
+    )
+    client = await BedrockClient.from_environment()
+    try:
+        assert client.region == "us-west-2"
+        assert client.endpoint_url == "https://bedrock-runtime-fips.us-west-2.api.aws"
+    finally:
+        await client.close()
+
+
 async def test_missing_credentials_fail_each_call_not_the_start(
     clean_aws: pytest.MonkeyPatch,
 ) -> None:
