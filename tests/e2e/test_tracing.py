@@ -116,7 +116,7 @@ def test_a_streamed_request_and_embeddings_are_traced_too(
             stream=True,
             extra_headers=header,
         )
-    )  # type: ignore[arg-type]  # noqa: E501
+    )
     sdk.embeddings.create(model="embed", input="hello", extra_headers=header)
     spans = _spans_of(collector, traced, bytes.fromhex(trace))
     servers = {s.name: _attrs(s) for s in spans if s.kind == Span.SPAN_KIND_SERVER}
