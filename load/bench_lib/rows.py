@@ -28,6 +28,7 @@ class Row:
     emulator_cpu_s: float = 0.0
     rounds: int = 1
     load_average: float = 0.0
+    hwm_mb: float = 0.0  # the measured process's peak RSS (VmHWM) at the end of the run
     added_p50_ms: float | None = None
     added_p99_ms: float | None = None
     floor_cpu_ratio: float | None = None
@@ -44,6 +45,7 @@ class Row:
             "cache": self.cache,
             "rounds": self.rounds,
             "load_average_1m": self.load_average,
+            "hwm_mb": self.hwm_mb,
             "rps": self.result.rps,
             "p50_ms": self.result.p("p50"),
             "p90_ms": self.result.p("p90"),
@@ -117,6 +119,7 @@ def merge_rows(runs: list[Row]) -> Row:
         emulator_cpu_s=emulator_cpu,
         rounds=len(runs),
         load_average=max(r.load_average for r in runs),
+        hwm_mb=max(r.hwm_mb for r in runs),
         extra={
             "rounds_rps": [r.result.rps for r in runs],
             "rounds_p50_ms": [r.result.p("p50") for r in runs],

@@ -119,6 +119,7 @@ class Runner:
             cpu_s=cpu1 - cpu0,
             emulator_cpu_s=emu1 - emu0,
             load_average=procstat.load_average()[0],
+            hwm_mb=procstat.memory(measured.pid).hwm_kb / 1024,
         )
         if record:
             self.rows.append(row)
@@ -156,5 +157,5 @@ def print_progress(row: Row) -> None:
     say(
         f"  {row.name:<34} {r.rps:8.0f} req/s  p50 {fmt(r.p('p50'))} ms  "
         f"p99 {fmt(r.p('p99'))} ms  cpu {fmt(row.cpu_ms_per_req)} ms/req  "
-        f"errors {r.errors}  load {row.load_average:.1f}"
+        f"errors {r.errors}  load {row.load_average:.1f}  peak {row.hwm_mb:.1f} MB"
     )
