@@ -14,7 +14,6 @@ from starlette.responses import Response
 
 from gateway.api.chat import plan_chat
 from gateway.api.deps import get_state, require_admin
-from gateway.api.openapi import chat_request_body
 from gateway.errors import InvalidRequestError, NotFoundError
 from gateway.routing.engine import decision_to_dict
 from gateway.routing.loader import load_policy
@@ -27,7 +26,7 @@ router = APIRouter()
 log = logging.getLogger("gateway.policy")
 
 
-@router.post("/v1/gateway/explain", openapi_extra=chat_request_body())
+@router.post("/v1/gateway/explain")
 async def explain(request: Request) -> Response:
     """The routing decision for a chat body, without calling Bedrock."""
     state = get_state(request)

@@ -17,7 +17,6 @@ from gateway.api.deps import (
     request_headers,
     requested_model,
 )
-from gateway.api.openapi import chat_request_body
 from gateway.api.rendering import render
 from gateway.routing.stats import StatsView
 from gateway.schemas.bounds import check_chat_bytes, check_chat_counts
@@ -52,7 +51,6 @@ async def plan_chat(
 
 @router.post(
     "/v1/chat/completions",
-    openapi_extra=chat_request_body(),
     responses={200: {"description": "A chat.completion, or an SSE stream of chunks"}},
 )
 async def chat_completions(request: Request) -> Response:

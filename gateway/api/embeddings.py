@@ -14,7 +14,6 @@ from gateway.api.deps import (
     request_headers,
     requested_model,
 )
-from gateway.api.openapi import embedding_request_body
 from gateway.api.rendering import render
 from gateway.schemas.parse import parse_embedding_request
 from gateway.service.context import CallContext
@@ -24,7 +23,7 @@ from gateway.service.limiting import admit_caller
 router = APIRouter()
 
 
-@router.post("/v1/embeddings", openapi_extra=embedding_request_body())
+@router.post("/v1/embeddings")
 async def embeddings(request: Request) -> Response:
     state = get_state(request)
     ctx: CallContext = request.state.call

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.deps import authenticate, get_state
+from gateway.api.openapi import path_parameters
 from gateway.errors import NotFoundError
 from gateway.routing.engine import allowed_names
 from gateway.service.state import GatewayState
@@ -35,8 +36,9 @@ async def list_models(request: Request) -> Response:
     return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
 
 
-@router.get("/v1/models/{model:path}")
-async def retrieve_model(request: Request, model: str) -> Response:
+@router.get("/v1/models/{model:path}", openapi_extra=path_parameters("model"))
+async def retrieve_model(request: Request) -> Response:
+    model: str = request.path_params["model"]
     state = get_state(request)
     tenant = authenticate(request, state)
     if model not in allowed_names(state.policy, tenant):

@@ -26,7 +26,7 @@ from gateway.api.deps import (
     request_headers,
     requested_model,
 )
-from gateway.api.openapi import responses_request_body
+from gateway.api.openapi import path_parameters
 from gateway.api.rendering import render
 from gateway.cache.responses import ResponseStore, StoredResponse
 from gateway.errors import InvalidRequestError, NotFoundError, UpstreamError
@@ -69,7 +69,6 @@ def _not_found(response_id: str, param: str | None = None) -> NotFoundError:
 
 @router.post(
     "/v1/responses",
-    openapi_extra=responses_request_body(),
     responses={200: {"description": "A response, or an SSE stream of its events"}},
 )
 async def create_response(request: Request) -> Response:
@@ -191,14 +190,18 @@ class ResponsesEncoder:
         return sse_events(self._events().fail(code, err.message))
 
 
-@router.get("/v1/responses/{response_id}")
-async def get_response(request: Request, response_id: str) -> Response:
-    stored = await _stored(request, response_id)
+_RESPONSE_ID = path_parameters("response_id")
+
+
+@router.get("/v1/responses/{response_id}", openapi_extra=_RESPONSE_ID)
+async def get_response(request: Request) -> Response:
+    stored = await _stored(request)
     return Response(orjson.dumps(stored.response), media_type="application/json")
 
 
-@router.delete("/v1/responses/{response_id}")
-async def delete_response(request: Request, response_id: str) -> Response:
+@router.delete("/v1/responses/{response_id}", openapi_extra=_RESPONSE_ID)
+async def delete_response(request: Request) -> Response:
+    response_id: str = request.path_params["response_id"]
     state = get_state(request)
     tenant = authenticate(request, state)
     if not await _store(state).delete(tenant, response_id):
@@ -207,8 +210,8 @@ async def delete_response(request: Request, response_id: str) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/v1/responses/{response_id}/input_items")
-async def list_input_items(request: Request, response_id: str) -> Response:
+@router.get("/v1/responses/{response_id}/input_items", openapi_extra=_RESPONSE_ID)
+async def list_input_items(request: Request) -> Response:
     """OpenAI's paging: ``order`` (``desc`` by default), ``limit`` (1..100, 20), ``after``."""
     query = request.query_params
     order = query.get("order", "desc")
@@ -223,7 +226,7 @@ async def list_input_items(request: Request, response_id: str) -> Response:
             "Invalid value for 'limit': expected an integer from 1 to 100.", param="limit"
         )
     after = query.get("after")
-    stored = await _stored(request, response_id)
+    stored = await _stored(request)
     items = stored.input_items if order == "asc" else stored.input_items[::-1]
     if after is not None:
         ids = [item.get("id") for item in items]
@@ -239,7 +242,8 @@ async def list_input_items(request: Request, response_id: str) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-async def _stored(request: Request, response_id: str) -> StoredResponse:
+async def _stored(request: Request) -> StoredResponse:
+    response_id: str = request.path_params["response_id"]
     state = get_state(request)
     tenant = authenticate(request, state)
     stored = await _store(state).get(tenant, response_id)

@@ -101,6 +101,8 @@ NOT_SERVED = (
     "boto3",
     "tqdm",
     "websockets",
+    "watchfiles",  # uvicorn imports it whenever it is installed
+    "pydantic.v1",  # FastAPI's check of a typed path parameter (gateway.api.openapi)
 )
 
 
