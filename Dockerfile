@@ -35,6 +35,10 @@ RUN pip install --no-cache-dir setuptools==80.9.0 \
     && pip --python /opt/venv/bin/python install --no-cache-dir --no-deps /wheels/*.whl \
     && pip --python /opt/venv/bin/python check
 
+# The bytecode the final stage runs (PYTHONOPTIMIZE=2 there): without it every start would
+# compile each module in memory, the root filesystem being read-only.
+RUN /opt/venv/bin/python -OO -m compileall -q -j 0 /opt/venv/lib/python3.11/site-packages
+
 
 FROM python:3.11.14-slim-bookworm
 
@@ -49,9 +53,13 @@ RUN groupadd --system --gid 10001 gateway \
 
 COPY --from=builder /opt/venv /opt/venv
 
-# Bytecode was compiled at install time; the root filesystem is read-only in Kubernetes.
+# Bytecode was compiled in the builder; the root filesystem is read-only in Kubernetes.
+# PYTHONOPTIMIZE=2 leaves out the docstrings (and asserts) of the ~950 modules a worker
+# imports: 3 MB less resident memory per worker (README, Performance). The served paths are
+# tested under it; set PYTHONOPTIMIZE=0 to keep docstrings (the OpenAPI descriptions use them).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONOPTIMIZE=2 \
     PYTHONUNBUFFERED=1 \
     GATEWAY_POLICIES=/app/policies
 

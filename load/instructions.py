@@ -35,7 +35,7 @@ import orjson
 from bench_lib.bodies import http
 from bench_lib.builds import export
 from bench_lib.config import CLIENT_KEY, FLOOR_TOKEN, LOAD, MAX_TOKENS, MODEL, PROMPT, REPLY
-from bench_lib.processes import free_port, gateway_env, local_url
+from bench_lib.processes import compile_optimized, free_port, gateway_env, local_url
 
 _CHAT = {
     "model": MODEL,
@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         for index, rev in enumerate(args.revs):
             tree = export(rev, work / f"tree-{index}")
             env = {**gateway_env(base_env, emulator_url), "PYTHONPATH": str(tree)}
+            compile_optimized(tree)
             if args.floor:
                 command = [sys.executable, str(tree / "load" / "floor_proxy.py")]
                 command += ["--upstream", emulator_url, "--bearer-token", FLOOR_TOKEN]

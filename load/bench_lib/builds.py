@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bench_lib.config import REPO
-from bench_lib.processes import Proc, Processes, free_port, local_url
+from bench_lib.processes import Proc, Processes, compile_optimized, free_port, local_url
 
 
 def export(rev: str, folder: Path) -> Path:
@@ -26,6 +26,7 @@ def spawn_build(procs: Processes, name: str, tree: Path) -> Proc:
     command = [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1"]
     env = {**procs.gateway_env, "PYTHONPATH": str(tree)}
+    compile_optimized(tree)
     pinned = procs.pinning.proxy_cpus
     log = procs.workdir / f"{name}.log"
 

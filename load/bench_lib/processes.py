@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +20,32 @@ import orjson
 from bench_lib import procstat
 from bench_lib.bodies import http
 from bench_lib.config import CLIENT_KEY, FLOOR_TOKEN, LOAD, REPLY, REPO
+
+#: The interpreter setting of the image (Dockerfile): no docstrings or asserts, 3 MB less RSS.
+DEPLOYED_PYTHONOPTIMIZE = "2"
+_COMPILED: set[Path] = set()
+
+
+def compile_optimized(tree: Path = REPO) -> None:
+    """The bytecode the image's builder makes for ``PYTHONOPTIMIZE=2`` (``python -OO -m
+    compileall``), for the runtime lock's packages and ``tree``'s gateway: without it each
+    gateway start would compile every module, and its resident memory would carry that."""
+    if tree in _COMPILED:
+        return
+    _COMPILED.add(tree)
+    lock = (REPO / "requirements-runtime.lock").read_text()
+    sources = [str(tree / "gateway")]
+    for name in re.findall(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)==", lock, re.MULTILINE):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            dist = importlib.metadata.distribution(name)
+            sources += [str(dist.locate_file(f)) for f in dist.files or () if f.suffix == ".py"]
+    subprocess.run(
+        [sys.executable, "-OO", "-m", "compileall", "-q", "-j", "0", "-i", "-"],
+        input="\n".join(sources).encode(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 @dataclass
@@ -103,6 +131,7 @@ class Processes:
 
     def spawn_gateway(self, name: str, command: list[str], workers: int = 1) -> Proc:
         """A gateway process (``command`` + ``serve`` on a free port) on the proxy CPUs."""
+        compile_optimized()
         port = free_port()
         command = [
             *command,
@@ -214,7 +243,8 @@ def clean_env() -> dict[str, str]:
 
 
 def gateway_env(base_env: dict[str, str], emulator_url: str) -> dict[str, str]:
-    """The gateway as deployed: shipped policies, a client key, JSON logs, AWS_* at the emulator."""
+    """The gateway as deployed: shipped policies, a client key, JSON logs, the image's
+    ``PYTHONOPTIMIZE`` (bytecode from ``compile_optimized``), AWS_* at the emulator."""
     from gateway.emulator.credentials import (
         EMULATOR_ACCESS_KEY_ID,
         EMULATOR_REGION,
@@ -227,6 +257,7 @@ def gateway_env(base_env: dict[str, str], emulator_url: str) -> dict[str, str]:
         "GATEWAY_POLICIES": str(REPO / "policies"),
         "GATEWAY_LOG_FORMAT": "json",
         "GATEWAY_LOG_LEVEL": "INFO",
+        "PYTHONOPTIMIZE": DEPLOYED_PYTHONOPTIMIZE,
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator_url,
         "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_ACCESS_KEY,

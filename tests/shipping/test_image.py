@@ -86,6 +86,7 @@ def test_final_stage_runs_the_gateway_as_a_numeric_non_root_user() -> None:
 
     env = " ".join(by_keyword["ENV"])
     assert "GATEWAY_POLICIES=/app/policies" in env
+    assert "PYTHONOPTIMIZE=2" in env  # the served paths are tested under it (test_optimized)
     assert "COPY policies /app/policies" in [f"COPY {a}" for a in by_keyword["COPY"]]
     assert any(a.startswith("--from=builder /opt/venv") for a in by_keyword["COPY"])
     # No package installs and no toolchain in the final stage: only the builder's venv.
@@ -105,6 +106,8 @@ def test_builder_installs_exactly_the_runtime_lock() -> None:
     assert any("pip wheel" in r and "--no-build-isolation" in r for r in runs)
     copies = [i.args for i in builder if i.keyword == "COPY"]
     assert "requirements-runtime.lock ./" in copies
+    # The final stage runs with PYTHONOPTIMIZE=2 on a read-only root: its bytecode is built here.
+    assert any("-OO -m compileall" in r and "/opt/venv/lib/python3.11" in r for r in runs)
 
 
 def test_dockerignore_keeps_the_context_to_what_the_build_reads() -> None:
