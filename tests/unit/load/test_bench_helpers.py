@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,21 @@ def test_floor_event_type_and_converse_body() -> None:
         "system": [{"text": "be brief"}],
         "inferenceConfig": {"maxTokens": 5, "temperature": 1.0},
     }
+
+
+def test_the_benchmark_gateway_runs_as_the_image_does(tmp_path: Path) -> None:
+    """``PYTHONOPTIMIZE=2`` as in the Dockerfile, with the matching bytecode compiled first
+    (a gateway compiling at start would carry that in its resident memory)."""
+    from bench_lib.processes import compile_optimized, gateway_env
+
+    env = gateway_env({}, "http://127.0.0.1:1")
+    assert env["PYTHONOPTIMIZE"] == "2"
+    dockerfile = (Path(__file__).resolve().parents[3] / "Dockerfile").read_text()
+    assert f"PYTHONOPTIMIZE={env['PYTHONOPTIMIZE']}" in dockerfile
+    package = tmp_path / "gateway"
+    package.mkdir()
+    (package / "module.py").write_text('"""A docstring."""\n')
+    compile_optimized(tmp_path)
+    assert [p.name for p in (package / "__pycache__").iterdir()] == [
+        f"module.{sys.implementation.cache_tag}.opt-2.pyc"
+    ]

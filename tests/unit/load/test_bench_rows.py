@@ -78,6 +78,15 @@ def test_merge_rows() -> None:
     assert merge_rows(runs[:1]) is runs[0]
 
 
+def test_a_row_keeps_the_peak_rss_it_ended_with() -> None:
+    """Rows in run order show which one raised the gateway's VmHWM; merged rounds keep the
+    highest."""
+    runs = [_row("gateway"), _row("gateway")]
+    runs[0].hwm_mb, runs[1].hwm_mb = 77.5, 79.25
+    assert merge_rows(runs).hwm_mb == 79.25
+    assert runs[0].to_json()["hwm_mb"] == 77.5
+
+
 def test_find_and_relate() -> None:
     rows = [
         _row("direct", p50_us=500),
