@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import os
 import re
@@ -23,16 +24,13 @@ from bench_lib.config import CLIENT_KEY, FLOOR_TOKEN, LOAD, REPLY, REPO
 
 #: The interpreter setting of the image (Dockerfile): no docstrings or asserts, 3 MB less RSS.
 DEPLOYED_PYTHONOPTIMIZE = "2"
-_COMPILED: set[Path] = set()
 
 
+@functools.cache  # once per tree and run: every gateway spawn asks
 def compile_optimized(tree: Path = REPO) -> None:
     """The bytecode the image's builder makes for ``PYTHONOPTIMIZE=2`` (``python -OO -m
     compileall``), for the runtime lock's packages and ``tree``'s gateway: without it each
     gateway start would compile every module, and its resident memory would carry that."""
-    if tree in _COMPILED:
-        return
-    _COMPILED.add(tree)
     lock = (REPO / "requirements-runtime.lock").read_text()
     sources = [str(tree / "gateway")]
     for name in re.findall(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)==", lock, re.MULTILINE):
